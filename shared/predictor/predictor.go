@@ -1,0 +1,83 @@
+// Package predictor is the contract between the predict and postprocess steps and
+// the model services behind them. Backends live in sub-packages: vertex (the
+// default, Vertex AI) and automl (AutoML v1beta1 Tables, the original design).
+package predictor
+
+import (
+	"context"
+	"errors"
+)
+
+// Backend runs predictions with one model service. Every method makes one call
+// (or a few) and returns: nothing blocks on a long-running operation; callers
+// store the returned names and poll them across invocations.
+type Backend interface {
+	// StartBatch starts a batch prediction job and returns its resource name
+	// (a Vertex BatchPredictionJob or an AutoML operation). It is idempotent in
+	// req.Key: a job already started with the same key is re-attached, not repeated.
+	StartBatch(ctx context.Context, req BatchRequest) (job string, err error)
+	// PollBatch checks a batch job once.
+	PollBatch(ctx context.Context, job string) (BatchStatus, error)
+
+	// Deploy makes model servable online and returns the long-running operation
+	// to poll, or "" when the model is already deployed.
+	Deploy(ctx context.Context, model string) (op string, err error)
+	// Undeploy stops serving model (and billing for it) and returns the
+	// operation to poll, or "" when it is not deployed.
+	Undeploy(ctx context.Context, model string) (op string, err error)
+	// PollOperation checks a deploy or undeploy operation once; a failed
+	// operation is reported as done with err set.
+	PollOperation(ctx context.Context, op string) (done bool, err error)
+	// Predict predicts rows online; header names the columns of every row.
+	// The result has one Prediction per row, in order.
+	Predict(ctx context.Context, model string, header []string, rows [][]string) ([]Prediction, error)
+
+	// ReadOutput reads the prediction files of a finished batch job (or of the
+	// online layout written by WriteOutput) under dir, calling fn per prediction.
+	// It returns how many rows the service reported as errors (errors_* files).
+	ReadOutput(ctx context.Context, dir string, fn func(Prediction) error) (errorRows int64, err error)
+	// WriteOutput writes online predictions of rows (with their header) as
+	// file number part under dir, in the layout this service's batch jobs use,
+	// so ReadOutput and postprocess need not know which mode ran.
+	WriteOutput(ctx context.Context, dir string, part int, header []string, rows [][]string, preds []Prediction) error
+}
+
+// BatchRequest says what a batch job predicts and where it writes.
+type BatchRequest struct {
+	// Key is deterministic per run attempt (used as the job's display name).
+	Key string
+	// Model is the model's full resource name, projects/P/locations/L/models/M.
+	Model string
+	// InputURIs are gs:// CSV files, each with a header row; or
+	InputURIs []string
+	// BigQuerySource is bq://project.dataset.table.
+	BigQuerySource string
+	// OutputPrefix is gs://BUCKET/PREFIX; the service makes its own directory below it.
+	OutputPrefix string
+}
+
+// BatchStatus is what one poll of a batch job found.
+type BatchStatus struct {
+	Done bool
+	// State is the service's own state name, for the run record.
+	State string
+	// OutputDir is the gs:// directory the service reported, once known.
+	OutputDir string
+	// Err is set when the job failed; it is permanent.
+	Err error
+}
+
+// Prediction is one row's prediction.
+type Prediction struct {
+	// RowKey is the row's _row value, joining it back to its clean row.
+	RowKey string
+	// Label is the top class for classification, or the value for regression.
+	Label string
+	// Score is the top class's score (0 for regression).
+	Score float64
+	// Scores maps every class to its score (nil for regression).
+	Scores map[string]float64
+}
+
+// ErrQuota marks an error from rate limits or quota: back off, do not fail.
+var ErrQuota = errors.New("prediction quota or rate limit exceeded")
