@@ -22,6 +22,8 @@ type Config struct {
 	// Region is where the functions, queue and Vertex AI calls live.
 	Region string `env:"DROPCAST_REGION" default:"us-central1"`
 
+	// InboxBucket is where users drop files; events from other buckets are ignored.
+	InboxBucket string `env:"DROPCAST_INBOX_BUCKET" required:"true"`
 	// StateBucket holds run records (runs/RUN.json) and pipeline specs.
 	StateBucket string `env:"DROPCAST_STATE_BUCKET" required:"true"`
 	// WorkBucket holds clean parts, rejects and prediction outputs.

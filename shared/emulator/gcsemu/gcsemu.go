@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
+	"sync"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -24,8 +26,24 @@ type Server struct {
 	url  string
 }
 
+// Notification makes the emulator publish Cloud Storage Pub/Sub notifications
+// (OBJECT_FINALIZE, JSON_API_V1) for a bucket, as a bucket notification config does.
+type Notification struct {
+	// PubSubHost is the Pub/Sub emulator's host:port.
+	PubSubHost string
+	Project    string
+	Topic      string
+	Bucket     string
+}
+
+// envMu serialises the environment swap below.
+var envMu sync.Mutex
+
 // Start listens on 127.0.0.1 at a free port.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartWithNotification(nil) }
+
+// StartWithNotification starts the emulator publishing notifications for n (nil: none).
+func StartWithNotification(n *Notification) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("gcsemu: find a port: %w", err)
@@ -33,14 +51,34 @@ func Start() (*Server, error) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	host := "127.0.0.1:" + strconv.Itoa(port)
-	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+	opts := fakestorage.Options{
 		Scheme:      "http",
 		Host:        "127.0.0.1",
 		Port:        uint16(port),
 		PublicHost:  host,
 		ExternalURL: "http://" + host,
 		Writer:      io.Discard,
-	})
+	}
+	if n != nil {
+		opts.EventOptions = fakestorage.EventManagerOptions{
+			ProjectID: n.Project, TopicName: n.Topic, Bucket: n.Bucket,
+			NotifyOn: fakestorage.EventNotificationOptions{Finalize: true},
+		}
+		// fake-gcs-server creates its Pub/Sub client from PUBSUB_EMULATOR_HOST
+		// when the server is created; set it only for that moment.
+		envMu.Lock()
+		defer envMu.Unlock()
+		old, had := os.LookupEnv("PUBSUB_EMULATOR_HOST")
+		os.Setenv("PUBSUB_EMULATOR_HOST", n.PubSubHost)
+		defer func() {
+			if had {
+				os.Setenv("PUBSUB_EMULATOR_HOST", old)
+			} else {
+				os.Unsetenv("PUBSUB_EMULATOR_HOST")
+			}
+		}()
+	}
+	fake, err := fakestorage.NewServerWithOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("gcsemu: start fake-gcs-server: %w", err)
 	}

@@ -1,0 +1,145 @@
+// Package preprocess is the step that streams the uploaded CSV from Cloud
+// Storage, cleans it by the spec's schema and rules, and writes clean parts
+// and rejects to the work bucket, checkpointing at record boundaries so a file
+// of any size finishes across as many invocations as it needs.
+package preprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"cloud.google.com/go/storage"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"github.com/dropcast/dropcast/shared/app"
+	"github.com/dropcast/dropcast/shared/clean"
+	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/run"
+)
+
+func init() {
+	functions.HTTP("preprocess", app.StepHandler(func(a *app.App) kernel.Step { return New(a) }))
+}
+
+// PartBytes is the clean output one part holds before the next part starts.
+const PartBytes = 256 << 20
+
+// Step is the preprocess step.
+type Step struct {
+	gcs        *storage.Client
+	workBucket string
+	partBytes  int64
+}
+
+// New returns the step.
+func New(a *app.App) *Step {
+	return &Step{gcs: a.Clients.Storage, workBucket: a.Config.WorkBucket, partBytes: PartBytes}
+}
+
+// Name is the step's name.
+func (s *Step) Name() string { return run.Preprocess }
+
+// Checkpoint is preprocess's saved position.
+type Checkpoint struct {
+	clean.Checkpoint
+	// Parts is how many clean parts (and rejects parts) are complete.
+	Parts int `json:"parts"`
+}
+
+// Run cleans from the last checkpoint until the file ends or the budget does.
+func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) {
+	var cp Checkpoint
+	if _, err := x.Checkpoint(&cp); err != nil {
+		return kernel.Outcome{}, err
+	}
+	src := x.Run.Source
+	c, err := clean.New(&x.Pipeline.Schema, src.Object)
+	if err != nil {
+		return kernel.Failed(fmt.Errorf("spec %s: %w", x.Pipeline.Name, err)), nil
+	}
+	// Pin the generation: a newer upload of the same name is a different run.
+	obj := s.gcs.Bucket(src.Bucket).Object(src.Object).Generation(src.Generation)
+	open := func(ctx context.Context, offset int64) (io.ReadCloser, error) {
+		r, err := obj.NewRangeReader(ctx, offset, -1)
+		if err != nil {
+			return nil, fmt.Errorf("read %s at %d: %w", src.URI(), offset, err)
+		}
+		return r, nil
+	}
+	prefix := x.Run.WorkPrefix()
+	for !cp.Done {
+		if !time.Now().Before(x.Deadline) {
+			return kernel.Continue(cp), nil
+		}
+		next, err := s.part(ctx, c, open, cp, prefix, x.Deadline)
+		var fe *clean.FileError
+		if errors.As(err, &fe) {
+			return kernel.Failed(err), nil
+		}
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		cp = next
+		x.SetCounter(run.RowsIn, cp.RowsIn)
+		x.SetCounter(run.RowsClean, cp.RowsClean)
+		x.SetCounter(run.RowsRejected, cp.RowsRejected)
+		if err := x.Save(ctx, cp); err != nil {
+			return kernel.Outcome{}, err
+		}
+	}
+	x.SetOutput("clean", "gs://"+s.workBucket+"/"+prefix+"clean/")
+	if cp.RowsRejected > 0 {
+		x.SetOutput("rejects", "gs://"+s.workBucket+"/"+prefix+"rejects/")
+	}
+	if err := c.CheckThreshold(cp.Checkpoint); err != nil {
+		return kernel.Failed(fmt.Errorf("%s: %w", src.Object, err)), nil
+	}
+	if cp.RowsClean == 0 {
+		return kernel.Failed(fmt.Errorf("%s: no clean rows to load", src.Object)), nil
+	}
+	return kernel.Done(), nil
+}
+
+// part writes clean part number cp.Parts (and its rejects) from cp until the
+// input ends, the part is full or the deadline passes. Part names are
+// deterministic, so a retried part overwrites the same objects.
+func (s *Step) part(ctx context.Context, c *clean.Cleaner, open clean.Opener, cp Checkpoint, prefix string, deadline time.Time) (Checkpoint, error) {
+	name := fmt.Sprintf("part-%05d.csv", cp.Parts)
+	bucket := s.gcs.Bucket(s.workBucket)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a writer not closed by the end is abandoned: nothing is stored
+	out := newCountingWriter(bucket.Object(prefix+"clean/"+name).NewWriter(ctx), "text/csv")
+	rej := newCountingWriter(bucket.Object(prefix+"rejects/"+name).NewWriter(ctx), "text/csv")
+	stop := func() bool { return out.n >= s.partBytes || !time.Now().Before(deadline) }
+	next, err := c.Segment(ctx, open, cp.Checkpoint, out, rej, stop)
+	if err != nil {
+		return cp, err
+	}
+	if err := out.w.Close(); err != nil {
+		return cp, fmt.Errorf("write clean %s: %w", name, err)
+	}
+	if err := rej.w.Close(); err != nil {
+		return cp, fmt.Errorf("write rejects %s: %w", name, err)
+	}
+	return Checkpoint{Checkpoint: next, Parts: cp.Parts + 1}, nil
+}
+
+// countingWriter counts the bytes written to a Cloud Storage writer.
+type countingWriter struct {
+	w *storage.Writer
+	n int64
+}
+
+func newCountingWriter(w *storage.Writer, contentType string) *countingWriter {
+	w.ContentType = contentType
+	return &countingWriter{w: w}
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,245 @@
+# dropcast: a CSV dropped in the inbox bucket becomes predictions.
+#
+#   inbox --(Eventarc: object finalized)--> ingest --(Cloud Tasks)--> preprocess
+#     --> load (BigQuery) --> predict (Vertex AI / AutoML) --> postprocess
+#   every step --(Pub/Sub events topic)--> notify --> Slack
+#   Cloud Scheduler --> sweep (every few minutes), trigger (scheduled runs)
+#   status: private HTTP status page
+#
+# Every function is built from one archive of the repository: the root Go
+# package blank-imports every function package and each deployment picks its
+# entry point. infra/infratest checks this file set against the Go code.
+
+locals {
+  # Steps call each other at STEP_BASE_URL/NAME, which is exactly the URL
+  # shape of a Cloud Run function (gen2): https://REGION-PROJECT.cloudfunctions.net/NAME.
+  step_base_url = "https://${var.region}-${var.project_id}.cloudfunctions.net"
+
+  specs_prefix = "specs/"
+  specs_dir    = startswith(var.specs_dir, "/") ? var.specs_dir : "${path.module}/../${var.specs_dir}"
+
+  # Event-driven functions may run at most 9 minutes.
+  event_timeout_seconds = 540
+
+  # Every function of functions/<name>: its key is both the function name and
+  # the entry point it registers in init(). trigger is null for HTTP functions.
+  functions = {
+    ingest = {
+      description = "Starts a run when a CSV is uploaded to the inbox bucket."
+      memory      = "512Mi"
+      ingress     = var.step_ingress
+      # Eventarc rather than a GCS Pub/Sub notification: the trigger is part of
+      # the function resource, authenticates with the function's own service
+      # account, and Terraform manages no extra topic or subscription. Retried:
+      # ingest is idempotent (run ID from bucket, object, generation).
+      trigger = {
+        event_type   = "google.cloud.storage.object.v1.finalized"
+        filters      = { bucket = google_storage_bucket.inbox.name }
+        pubsub_topic = null
+        retry        = true
+      }
+    }
+    preprocess = {
+      description = "Validates and cleans the uploaded CSV into parts and a rejects file."
+      memory      = "1Gi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    load = {
+      description = "Loads the clean parts into BigQuery."
+      memory      = "512Mi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    predict = {
+      description = "Runs the pipeline's model: Vertex AI (default) or AutoML, batch or online."
+      memory      = "1Gi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    postprocess = {
+      description = "Writes results to the results bucket and BigQuery and finishes the run."
+      memory      = "1Gi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    notify = {
+      description = "Posts run events to Slack."
+      memory      = "256Mi"
+      ingress     = var.step_ingress
+      # Not retried: a notification never holds up or repeats a run.
+      trigger = {
+        event_type   = "google.cloud.pubsub.topic.v1.messagePublished"
+        filters      = {}
+        pubsub_topic = google_pubsub_topic.events.id
+        retry        = false
+      }
+    }
+    sweep = {
+      description = "Re-drives stuck runs, starts runs for missed files and undeploys idle models (Cloud Scheduler)."
+      memory      = "512Mi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    status = {
+      description = "Status page of recent runs (private: IAM-authenticated)."
+      memory      = "256Mi"
+      # Reached by people (gcloud run services proxy, or with an identity
+      # token), so it accepts traffic from outside Google Cloud; IAM still applies.
+      ingress = "ALLOW_ALL"
+      trigger = null
+    }
+  }
+
+  # Who may invoke each function (roles/run.invoker on its Cloud Run service).
+  # HTTP steps: only the invoker service account, whose OIDC token Cloud Tasks
+  # and Cloud Scheduler send. Event-driven functions: their own service
+  # account, which is their Eventarc trigger's identity. status: the people in
+  # var.status_viewers. Nobody else, and never allUsers.
+  function_invokers = {
+    for name, f in local.functions : name => (
+      f.trigger != null ? tomap({ self = google_service_account.fn[name].member }) :
+      name == "status" ? tomap({ for m in var.status_viewers : m => m }) :
+      tomap({ invoker = google_service_account.invoker.member })
+    )
+  }
+
+  # Configuration of every function (shared/config.Config). Required variables
+  # go to every function; DROPCAST_STEP_TIMEOUT is per function (see below).
+  # Emulator endpoints (DROPCAST_*_ENDPOINT) are never set here.
+  function_env = {
+    DROPCAST_PROJECT           = var.project_id
+    DROPCAST_REGION            = var.region
+    DROPCAST_INBOX_BUCKET      = google_storage_bucket.inbox.name
+    DROPCAST_STATE_BUCKET      = google_storage_bucket.state.name
+    DROPCAST_WORK_BUCKET       = google_storage_bucket.work.name
+    DROPCAST_RESULTS_BUCKET    = google_storage_bucket.results.name
+    DROPCAST_SPECS             = "gs://${google_storage_bucket.state.name}/${local.specs_prefix}"
+    DROPCAST_TASKS_QUEUE       = "projects/${var.project_id}/locations/${var.region}/queues/${google_cloud_tasks_queue.steps.name}"
+    DROPCAST_STEP_BASE_URL     = local.step_base_url
+    DROPCAST_INVOKER_SA        = google_service_account.invoker.email
+    DROPCAST_EVENTS_TOPIC      = google_pubsub_topic.events.name
+    DROPCAST_DISPATCH_DEADLINE = "${var.step_timeout_seconds}s"
+    DROPCAST_SAFETY_MARGIN     = "${var.safety_margin_seconds}s"
+    DROPCAST_POLL_INTERVAL     = "${var.poll_interval_seconds}s"
+    DROPCAST_MAX_ATTEMPTS      = tostring(var.max_attempts)
+    DROPCAST_STATUS_URL        = "${local.step_base_url}/status"
+  }
+
+  # Secret environment variables by name: the Secret Manager secret holding it.
+  secret_env = {
+    DROPCAST_SLACK_WEBHOOK = google_secret_manager_secret.slack_webhook.secret_id
+    DROPCAST_WEBHOOK_URL   = google_secret_manager_secret.webhook.secret_id
+  }
+
+  # Secret environment variables each function mounts.
+  function_secrets = {
+    notify = { for k in var.notify_secrets : k => local.secret_env[k] }
+  }
+
+  function_timeouts = {
+    for name, f in local.functions : name => f.trigger == null ? var.step_timeout_seconds : local.event_timeout_seconds
+  }
+}
+
+# --- APIs --------------------------------------------------------------------
+
+resource "google_project_service" "api" {
+  for_each = toset(concat([
+    "aiplatform.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "bigquery.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "cloudtasks.googleapis.com",
+    "eventarc.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "storage.googleapis.com",
+  ], var.enable_automl ? ["automl.googleapis.com"] : []))
+
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# --- Source ------------------------------------------------------------------
+
+# The repository, minus what the build does not need. Any change to a packaged
+# file changes the object name and so redeploys every function.
+data "archive_file" "source" {
+  type        = "zip"
+  source_dir  = "${path.module}/.."
+  output_path = "${path.module}/.build/source.zip"
+  excludes = [
+    ".git", ".git/**",
+    ".github", ".github/**",
+    ".dropcast", ".dropcast/**",
+    "infra", "infra/**",
+    "e2e", "e2e/**",
+    "dropcast", # the locally built binary
+    "**/*_test.go",
+  ]
+}
+
+resource "google_storage_bucket_object" "source" {
+  bucket = google_storage_bucket.source.name
+  name   = "source/${data.archive_file.source.output_md5}.zip"
+  source = data.archive_file.source.output_path
+}
+
+# --- Functions ---------------------------------------------------------------
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  project_id  = var.project_id
+  region      = var.region
+  name        = each.key
+  entry_point = each.key
+  description = each.value.description
+  runtime     = var.runtime
+  memory      = each.value.memory
+  ingress     = each.value.ingress
+  labels      = var.labels
+
+  source_bucket         = google_storage_bucket.source.name
+  source_object         = google_storage_bucket_object.source.name
+  build_service_account = google_service_account.builder.id
+  service_account_email = google_service_account.fn[each.key].email
+
+  timeout_seconds = local.function_timeouts[each.key]
+  max_instances   = var.max_instances
+  environment = merge(local.function_env, {
+    DROPCAST_STEP_TIMEOUT = "${local.function_timeouts[each.key]}s"
+  })
+  secret_environment = lookup(local.function_secrets, each.key, {})
+  event_trigger      = each.value.trigger
+  invokers           = local.function_invokers[each.key]
+
+  # Roles must exist before deploy: the runtime checks secret access, and
+  # Eventarc checks the trigger identity and the GCS service agent.
+  depends_on = [
+    google_project_service.api,
+    google_project_iam_member.sa,
+    google_storage_bucket_iam_member.sa,
+    google_secret_manager_secret_iam_member.sa,
+    google_pubsub_topic_iam_member.sa,
+    google_project_iam_member.gcs_agent_pubsub,
+  ]
+}
+
+# --- Pipeline specs ----------------------------------------------------------
+
+resource "google_storage_bucket_object" "spec" {
+  for_each = fileset(local.specs_dir, "*.{yaml,yml}")
+
+  bucket       = google_storage_bucket.state.name
+  name         = "${local.specs_prefix}${each.value}"
+  source       = "${local.specs_dir}/${each.value}"
+  content_type = "application/yaml"
+}

@@ -1,0 +1,190 @@
+package automlemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/automl/apiv1beta1/automlpb"
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"github.com/dropcast/dropcast/shared/model"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// timestampLayout is the timestamp in AutoML batch output directory names.
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
+// batchJob is what a running BatchPredict needs.
+type batchJob struct {
+	op      *operation
+	m       *model.Model
+	display string
+	input   *automlpb.BatchPredictInputConfig
+	prefix  string
+	fail    bool
+	start   time.Time
+}
+
+// BatchPredict starts a batch prediction operation. Tables models need not be
+// deployed for it. Input is GCS CSV (header row; "*" wildcards) or BigQuery
+// (through Options.BigQuery); output is a GCS prefix.
+func (s *predictionService) BatchPredict(_ context.Context, req *automlpb.BatchPredictRequest) (*longrunningpb.Operation, error) {
+	st := s.st
+	in := req.GetInputConfig()
+	switch {
+	case len(in.GetGcsSource().GetInputUris()) > 0:
+	case in.GetBigquerySource().GetInputUri() != "":
+		if st.opts.BigQuery == nil {
+			return nil, status.Error(codes.FailedPrecondition, "BigQuery input is not available in this emulator (Options.BigQuery is not set)")
+		}
+	default:
+		return nil, status.Error(codes.InvalidArgument, "input_config needs gcs_source.input_uris or bigquery_source.input_uri")
+	}
+	prefix := req.GetOutputConfig().GetGcsDestination().GetOutputUriPrefix()
+	if _, _, err := splitGCS(prefix); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "output_config.gcs_destination.output_uri_prefix: %v", err)
+	}
+	if st.opts.Storage == nil {
+		return nil, status.Error(codes.FailedPrecondition, "the emulator has no Storage client for batch prediction")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	ms, err := st.lookupModel(req.GetName())
+	if err != nil {
+		return nil, err
+	}
+	input := proto.Clone(in).(*automlpb.BatchPredictInputConfig)
+	meta := &automlpb.OperationMetadata{Details: &automlpb.OperationMetadata_BatchPredictDetails{BatchPredictDetails: &automlpb.BatchPredictOperationMetadata{InputConfig: input}}}
+	o, ctx, err := st.newOperation(req.GetName(), meta)
+	if err != nil {
+		return nil, err
+	}
+	st.batchJobs++
+	job := &batchJob{op: o, m: ms.m, display: ms.display, input: input, prefix: strings.TrimRight(prefix, "/"),
+		fail: take(&st.faults.f.FailBatch), start: time.Now().UTC()}
+	st.wg.Add(1)
+	go func() {
+		defer st.wg.Done()
+		dir, err := st.runBatch(ctx, job)
+		if !sleep(ctx, time.Until(job.start.Add(st.opts.JobLatency))) && err == nil {
+			err = status.Error(codes.Canceled, "operation cancelled")
+		}
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if err != nil {
+			o.finish(nil, err)
+			return
+		}
+		job.op.meta.GetBatchPredictDetails().OutputInfo = &automlpb.BatchPredictOperationMetadata_BatchPredictOutputInfo{
+			OutputLocation: &automlpb.BatchPredictOperationMetadata_BatchPredictOutputInfo_GcsOutputDirectory{GcsOutputDirectory: dir},
+		}
+		o.finish(&automlpb.BatchPredictResult{}, nil)
+	}()
+	return o.snapshot(), nil
+}
+
+// runBatch predicts every input row and writes the output directory.
+func (st *state) runBatch(ctx context.Context, job *batchJob) (dir string, err error) {
+	if job.fail {
+		return "", status.Error(codes.Internal, "batch prediction failed (injected fault)")
+	}
+	header, rows, err := st.readBatchInput(ctx, job.input)
+	if err != nil {
+		return "", status.Errorf(codes.InvalidArgument, "read input: %v", err)
+	}
+	target := job.m.Target()
+	classes := job.m.Classes()
+	outHeader := append([]string(nil), header...)
+	for _, c := range classes {
+		outHeader = append(outHeader, target+"_"+c+"_score")
+	}
+	errHeader := append(append([]string(nil), header...), "errors_"+target)
+	var good, bad [][]string
+	for _, rec := range rows {
+		p, perr := st.predictRecord(job.m, header, rec)
+		if perr != nil {
+			bad = append(bad, append(append([]string(nil), rec...), errorCell(perr)))
+			continue
+		}
+		out := append([]string(nil), rec...)
+		for _, c := range classes {
+			out = append(out, strconv.FormatFloat(p.Scores[c], 'g', -1, 64))
+		}
+		good = append(good, out)
+	}
+	dir = job.prefix + "/prediction-" + job.display + "-" + job.start.Format(timestampLayout)
+	for i, part := range shard(good, st.opts.RowsPerFile) {
+		if err := writeCSV(ctx, st.opts.Storage, fmt.Sprintf("%s/tables_%d.csv", dir, i+1), outHeader, part); err != nil {
+			return "", status.Errorf(codes.Internal, "write output: %v", err)
+		}
+	}
+	if err := writeCSV(ctx, st.opts.Storage, dir+"/errors_1.csv", errHeader, bad); err != nil {
+		return "", status.Errorf(codes.Internal, "write errors: %v", err)
+	}
+	return dir, nil
+}
+
+func (st *state) readBatchInput(ctx context.Context, in *automlpb.BatchPredictInputConfig) ([]string, [][]string, error) {
+	if uri := in.GetBigquerySource().GetInputUri(); uri != "" {
+		h, rows, err := st.opts.BigQuery(ctx, uri)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bigquery %s: %w", uri, err)
+		}
+		return h, rows, nil
+	}
+	return readInputs(ctx, st.opts.Storage, in.GetGcsSource().GetInputUris())
+}
+
+// predictRecord predicts one CSV record, or says why it cannot be.
+func (st *state) predictRecord(m *model.Model, header, rec []string) (model.Prediction, error) {
+	st.mu.Lock()
+	bad := st.faults.roll(st.faults.f.PredictErrorRate)
+	st.mu.Unlock()
+	if bad {
+		return model.Prediction{}, status.Error(codes.Internal, "row cannot be predicted (injected fault)")
+	}
+	if len(rec) != len(header) {
+		return model.Prediction{}, status.Errorf(codes.InvalidArgument, "row has %d values, header has %d", len(rec), len(header))
+	}
+	row := make(map[string]string, len(header))
+	for i, h := range header {
+		row[h] = rec[i]
+	}
+	p, err := m.Predict(row)
+	if err != nil {
+		return model.Prediction{}, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	return p, nil
+}
+
+// errorCell is the errors_<target> value: the google.rpc.Status as JSON.
+func errorCell(err error) string {
+	s := status.Convert(err)
+	b, jerr := json.Marshal(struct {
+		Code    int32  `json:"code"`
+		Message string `json:"message"`
+	}{int32(s.Code()), s.Message()})
+	if jerr != nil {
+		return s.Message()
+	}
+	return string(b)
+}
+
+// shard splits rows into files of at most n rows (n <= 0: one file); there
+// is always at least one file, so an empty result still has its header.
+func shard(rows [][]string, n int) [][][]string {
+	if n <= 0 || len(rows) <= n {
+		return [][][]string{rows}
+	}
+	var out [][][]string
+	for len(rows) > n {
+		out = append(out, rows[:n])
+		rows = rows[n:]
+	}
+	return append(out, rows)
+}

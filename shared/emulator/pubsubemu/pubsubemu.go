@@ -1,0 +1,128 @@
+// Package pubsubemu runs the in-process Pub/Sub emulator (pstest) and the
+// bridge that plays Eventarc's part locally: pstest does not deliver push
+// subscriptions, so the bridge pulls a subscription and hands each message to
+// a CloudEvent function as a google.cloud.pubsub.topic.v1.messagePublished
+// event, acknowledging only when the function succeeds (at-least-once, like
+// Eventarc).
+package pubsubemu
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Server is a running emulator.
+type Server struct {
+	srv     *pstest.Server
+	project string
+	client  *pubsub.Client
+}
+
+// Start starts pstest on loopback for project.
+func Start(ctx context.Context, project string) (*Server, error) {
+	srv := pstest.NewServer()
+	c, err := pubsub.NewClient(ctx, project,
+		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("pubsubemu: client: %w", err)
+	}
+	return &Server{srv: srv, project: project, client: c}, nil
+}
+
+// Addr is host:port, for PUBSUB_EMULATOR_HOST-style endpoints.
+func (s *Server) Addr() string { return s.srv.Addr }
+
+// Client is a client of the emulator.
+func (s *Server) Client() *pubsub.Client { return s.client }
+
+// CreateTopic creates topic (an ID).
+func (s *Server) CreateTopic(ctx context.Context, topic string) error {
+	_, err := s.client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: s.topicName(topic)})
+	if err != nil {
+		return fmt.Errorf("pubsubemu: create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+// CreateSubscription creates sub on topic with an ack deadline.
+func (s *Server) CreateSubscription(ctx context.Context, topic, sub string, ackDeadline time.Duration) error {
+	_, err := s.client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name: s.subName(sub), Topic: s.topicName(topic), AckDeadlineSeconds: int32(ackDeadline.Seconds()),
+	})
+	if err != nil {
+		return fmt.Errorf("pubsubemu: create subscription %s: %w", sub, err)
+	}
+	return nil
+}
+
+func (s *Server) topicName(t string) string { return "projects/" + s.project + "/topics/" + t }
+func (s *Server) subName(t string) string   { return "projects/" + s.project + "/subscriptions/" + t }
+
+// Close stops the client and the server.
+func (s *Server) Close() {
+	s.client.Close()
+	s.srv.Close()
+}
+
+// Handler is a CloudEvent function.
+type Handler func(ctx context.Context, e event.Event) error
+
+// Bridge delivers every message of sub to fn as Eventarc would, until ctx ends.
+// A message is acknowledged when fn returns nil and redelivered otherwise.
+func (s *Server) Bridge(ctx context.Context, sub string, fn Handler) error {
+	return s.client.Subscriber(sub).Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
+		e, err := CloudEvent(s.subName(sub), m)
+		if err == nil {
+			err = fn(ctx, e)
+		}
+		if err != nil {
+			m.Nack()
+			return
+		}
+		m.Ack()
+	})
+}
+
+// messagePublishedData is google.events.cloud.pubsub.v1.MessagePublishedData.
+type messagePublishedData struct {
+	Message struct {
+		Data        []byte            `json:"data,omitempty"`
+		Attributes  map[string]string `json:"attributes,omitempty"`
+		MessageID   string            `json:"messageId"`
+		PublishTime time.Time         `json:"publishTime"`
+	} `json:"message"`
+	Subscription string `json:"subscription"`
+}
+
+// CloudEvent wraps a Pub/Sub message the way Eventarc does.
+func CloudEvent(subscription string, m *pubsub.Message) (event.Event, error) {
+	var d messagePublishedData
+	d.Message.Data, d.Message.Attributes = m.Data, m.Attributes
+	d.Message.MessageID, d.Message.PublishTime = m.ID, m.PublishTime
+	d.Subscription = subscription
+	e := event.New()
+	e.SetID(m.ID)
+	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+	e.SetSource("//pubsub.googleapis.com/" + subscription)
+	e.SetTime(m.PublishTime)
+	b, err := json.Marshal(d)
+	if err != nil {
+		return e, fmt.Errorf("pubsubemu: encode event: %w", err)
+	}
+	if err := e.SetData("application/json", b); err != nil {
+		return e, fmt.Errorf("pubsubemu: set event data: %w", err)
+	}
+	return e, nil
+}

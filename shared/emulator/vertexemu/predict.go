@@ -1,0 +1,107 @@
+package vertexemu
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/aiplatform/apiv1/aiplatformpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/dropcast/dropcast/shared/model"
+)
+
+// Predict predicts instances (objects mapping column to value) with the
+// endpoint's deployed model that has the most traffic. Each prediction is
+// {"classes": [...], "scores": [...]}, the tabular classification result.
+// It takes PredictBaseLatency + n*PredictPerRowLatency.
+func (s *Server) Predict(ctx context.Context, req *aiplatformpb.PredictRequest) (*aiplatformpb.PredictResponse, error) {
+	n := len(req.GetInstances())
+	if n == 0 {
+		return nil, status.Error(codes.InvalidArgument, "instances is empty")
+	}
+	s.mu.Lock()
+	ep, err := s.lookupEndpoint(req.GetEndpoint())
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	dm := servingModel(ep.pb)
+	if dm == nil {
+		s.mu.Unlock()
+		return nil, status.Errorf(codes.FailedPrecondition, "endpoint %s has no deployed model", ep.pb.Name)
+	}
+	modelID := dm.Model[len(s.parent()+"/models/"):]
+	switch {
+	case take(&s.faults.QuotaErrors) || s.chance(s.faults.QuotaErrorRate):
+		s.mu.Unlock()
+		return nil, status.Errorf(codes.ResourceExhausted, "quota exceeded for online prediction requests on %s", ep.pb.Name)
+	case s.chance(s.faults.PredictErrorRate):
+		s.mu.Unlock()
+		return nil, status.Error(codes.Internal, "injected prediction error")
+	}
+	s.stats.predictCalls++
+	s.stats.predictRows += int64(n)
+	s.mu.Unlock()
+
+	if !sleepUntil(ctx, time.Now().Add(s.opts.PredictBaseLatency+time.Duration(n)*s.opts.PredictPerRowLatency)) {
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+	m := s.opts.Models[modelID]
+	resp := &aiplatformpb.PredictResponse{DeployedModelId: dm.Id, Model: dm.Model, ModelVersionId: "1", ModelDisplayName: modelID}
+	for i, inst := range req.GetInstances() {
+		p, err := predictInstance(m, inst)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "instances[%d]: %v", i, err)
+		}
+		c := toClassification(m, p)
+		classes := make([]any, len(c.Classes))
+		scores := make([]any, len(c.Scores))
+		for j := range c.Classes {
+			classes[j], scores[j] = c.Classes[j], c.Scores[j]
+		}
+		v, err := structpb.NewValue(map[string]any{"classes": classes, "scores": scores})
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "encode prediction: %v", err)
+		}
+		resp.Predictions = append(resp.Predictions, v)
+	}
+	return resp, nil
+}
+
+// servingModel is the deployed model with the largest traffic share.
+func servingModel(ep *aiplatformpb.Endpoint) *aiplatformpb.DeployedModel {
+	var best *aiplatformpb.DeployedModel
+	for _, dm := range ep.DeployedModels {
+		if best == nil || ep.TrafficSplit[dm.Id] > ep.TrafficSplit[best.Id] {
+			best = dm
+		}
+	}
+	return best
+}
+
+// predictInstance predicts one instance, an object of column values.
+func predictInstance(m *model.Model, inst *structpb.Value) (model.Prediction, error) {
+	obj := inst.GetStructValue()
+	if obj == nil {
+		return model.Prediction{}, status.Error(codes.InvalidArgument, "instance is not an object")
+	}
+	row := make(map[string]string, len(obj.Fields))
+	for col, v := range obj.Fields {
+		switch k := v.Kind.(type) {
+		case *structpb.Value_StringValue:
+			row[col] = k.StringValue
+		case *structpb.Value_NumberValue:
+			row[col] = strconv.FormatFloat(k.NumberValue, 'f', -1, 64)
+		case *structpb.Value_BoolValue:
+			row[col] = strconv.FormatBool(k.BoolValue)
+		case *structpb.Value_NullValue:
+			row[col] = ""
+		default:
+			return model.Prediction{}, status.Errorf(codes.InvalidArgument, "column %q: lists and objects are not supported", col)
+		}
+	}
+	return m.Predict(row)
+}

@@ -1,0 +1,47 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+)
+
+// PubSub publishes events to a topic.
+type PubSub struct {
+	pub *pubsub.Publisher
+	log *slog.Logger
+	// Timeout bounds how long Publish waits for the server's acknowledgement.
+	Timeout time.Duration
+}
+
+// NewPubSub publishes on topic (its ID) with client.
+func NewPubSub(client *pubsub.Client, topic string, log *slog.Logger) *PubSub {
+	return &PubSub{pub: client.Publisher(topic), log: log, Timeout: 5 * time.Second}
+}
+
+// Publish sends e and waits at most Timeout for it to be accepted; failures are logged.
+func (p *PubSub) Publish(ctx context.Context, e Event) {
+	if e.Version == 0 {
+		e.Version = Version
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		p.log.ErrorContext(ctx, "encode event", "err", err, "run_id", e.RunID, "type", e.Type)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Timeout)
+	defer cancel()
+	res := p.pub.Publish(ctx, &pubsub.Message{
+		Data:       data,
+		Attributes: map[string]string{"type": e.Type, "pipeline": e.Pipeline, "status": e.Status},
+	})
+	if _, err := res.Get(ctx); err != nil {
+		p.log.WarnContext(ctx, "event not published", "err", err, "run_id", e.RunID, "type", e.Type)
+	}
+}
+
+// Stop flushes and stops the publisher.
+func (p *PubSub) Stop() { p.pub.Stop() }

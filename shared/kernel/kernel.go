@@ -1,0 +1,432 @@
+package kernel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/run"
+	"github.com/dropcast/dropcast/shared/spec"
+	"github.com/dropcast/dropcast/shared/taskq"
+)
+
+// Errors a commit can meet.
+var (
+	// ErrLeaseLost: another delivery took the step over; this one's work is void.
+	ErrLeaseLost = errors.New("lease lost to another delivery")
+	// ErrLeaseExpired: this delivery outlived its lease; its work is void.
+	ErrLeaseExpired = errors.New("lease expired")
+)
+
+// Enqueuer creates step tasks; a task whose name exists already is success.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, t taskq.Task, notBefore time.Time) error
+}
+
+// Specs finds a pipeline's spec by name.
+type Specs interface {
+	Pipeline(ctx context.Context, name string) (*spec.Pipeline, error)
+}
+
+// Config is the kernel's share of config.Config.
+type Config struct {
+	// Project names the project in trace IDs of log lines.
+	Project string
+	// Budget is how long a step works before it must checkpoint.
+	Budget time.Duration
+	// SafetyMargin is kept after Budget to commit and enqueue.
+	SafetyMargin time.Duration
+	// PollInterval is the default delay of PollLater.
+	PollInterval time.Duration
+	// MaxAttempts is the queue's max attempts: the last failing one fails the run.
+	MaxAttempts int
+}
+
+// Kernel runs steps. Create one per process and share it.
+type Kernel struct {
+	store  *run.Store
+	queue  Enqueuer
+	specs  Specs
+	events events.Publisher
+	log    *slog.Logger
+	cfg    Config
+	now    func() time.Time
+}
+
+// Deps are the kernel's collaborators.
+type Deps struct {
+	Store  *run.Store
+	Queue  Enqueuer
+	Specs  Specs
+	Events events.Publisher // nil: events are dropped
+	Log    *slog.Logger
+	Config Config
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+}
+
+// New returns a kernel.
+func New(d Deps) *Kernel {
+	k := &Kernel{store: d.Store, queue: d.Queue, specs: d.Specs, events: d.Events, log: d.Log, cfg: d.Config, now: d.Now}
+	if k.events == nil {
+		k.events = events.Discard{}
+	}
+	if k.now == nil {
+		k.now = time.Now
+	}
+	if k.log == nil {
+		k.log = slog.New(slog.DiscardHandler)
+	}
+	return k
+}
+
+// Now is the kernel's clock.
+func (k *Kernel) Now() time.Time { return k.now() }
+
+// Store is the run store the kernel commits to.
+func (k *Kernel) Store() *run.Store { return k.store }
+
+// Start creates a run's record and enqueues its first task. A run that exists
+// already (a duplicated event) is not created again: its pending task is
+// enqueued again instead, which the queue de-duplicates by name.
+func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error) {
+	err = k.store.Create(ctx, r)
+	if errors.Is(err, run.ErrExists) {
+		existing, err := k.store.Get(ctx, r.ID)
+		if err != nil {
+			return false, err
+		}
+		return false, k.Redrive(ctx, existing)
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := k.Redrive(ctx, r); err != nil {
+		return true, err
+	}
+	k.publish(ctx, r, events.Event{Type: events.RunStarted, Status: string(r.Status)})
+	return true, nil
+}
+
+// Redrive enqueues the task a running run waits for; the queue drops it when
+// it exists already.
+func (k *Kernel) Redrive(ctx context.Context, r *run.Run) error {
+	if r.Terminal() {
+		return nil
+	}
+	t := taskq.Task{RunID: r.ID, Epoch: r.Epoch, Step: r.Step, Segment: r.Segment}
+	if err := k.queue.Enqueue(ctx, t, r.NotBefore); err != nil {
+		return fmt.Errorf("enqueue %s: %w", t.Name(), err)
+	}
+	return nil
+}
+
+// Stalled reports whether a running run has made no progress for longer than
+// a step could take: its lease (if any) has expired and its due time passed
+// by more than grace.
+func (k *Kernel) Stalled(r *run.Run, grace time.Duration) bool {
+	if r.Terminal() {
+		return false
+	}
+	now := k.now()
+	if st := r.StepState(r.Step); st != nil && st.Lease != nil && now.Before(st.Lease.Expires.Add(grace)) {
+		return false
+	}
+	due := r.UpdatedAt
+	if r.NotBefore.After(due) {
+		due = r.NotBefore
+	}
+	return now.Sub(due) > grace
+}
+
+// Unstick re-drives a stalled run under a fresh task name (the old task may
+// have run out of retries, and its name stays blocked for an hour), or fails
+// it once it has been re-driven maxRedrives times. It returns the new record.
+func (k *Kernel) Unstick(ctx context.Context, id string, grace time.Duration, maxRedrives int) (*run.Run, error) {
+	now := k.now()
+	r, err := k.store.Update(ctx, id, func(r *run.Run) error {
+		if !k.Stalled(r, grace) {
+			return errNotStalled
+		}
+		st := r.StepState(r.Step)
+		st.Lease = nil
+		if r.Redrives >= maxRedrives {
+			failRun(r, st, fmt.Sprintf("stalled in %s after %d re-drives (last error: %s)", r.Step, r.Redrives, st.LastError), now)
+			return nil
+		}
+		r.Redrives++
+		r.Segment++
+		r.NotBefore = time.Time{}
+		r.UpdatedAt = now
+		return nil
+	})
+	if errors.Is(err, errNotStalled) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Status == run.Failed {
+		k.announce(ctx, r, r.Error.Step, kindFailed)
+		return r, nil
+	}
+	return r, k.Redrive(ctx, r)
+}
+
+var errNotStalled = errors.New("run is not stalled")
+
+// reply is the answer to one delivery.
+type reply struct {
+	code       int
+	retryAfter time.Duration
+	msg        string
+}
+
+// errors that end a lease attempt without running the step.
+var (
+	errStale      = errors.New("task belongs to a finished run or an older epoch")
+	errNotCurrent = errors.New("task is not the run's current task")
+	errBusy       = errors.New("step is leased to another delivery")
+)
+
+// execute runs one delivery of task t for step s.
+func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int, log *slog.Logger) reply {
+	now := k.now()
+	holder := newHolder()
+	var fence int64
+	var retryAfter time.Duration
+	r, err := k.store.Update(ctx, t.RunID, func(r *run.Run) error {
+		st := r.StepState(t.Step)
+		switch {
+		case r.Epoch != t.Epoch || r.Terminal():
+			return errStale
+		case r.Step != t.Step || r.Segment != t.Segment || st == nil:
+			return errNotCurrent
+		case st.Lease != nil && now.Before(st.Lease.Expires):
+			retryAfter = st.Lease.Expires.Sub(now)
+			return errBusy
+		}
+		r.Fence++
+		fence = r.Fence
+		st.Lease = &run.Lease{Holder: holder, Fence: fence, Expires: now.Add(k.cfg.Budget + k.cfg.SafetyMargin)}
+		st.Status = run.StepRunning
+		st.Attempts++
+		if st.StartedAt.IsZero() {
+			st.StartedAt = now
+		}
+		r.UpdatedAt = now
+		return nil
+	})
+	switch {
+	case errors.Is(err, run.ErrNotFound):
+		return reply{code: 404, msg: "no such run"}
+	case errors.Is(err, errStale):
+		log.InfoContext(ctx, "stale task ignored", "run_status", r.Status, "run_epoch", r.Epoch)
+		return reply{code: 200, msg: "stale task"}
+	case errors.Is(err, errNotCurrent):
+		// A duplicate or an old delivery: make sure the current task exists
+		// (the delivery that advanced the run may have died before enqueueing it).
+		if err := k.Redrive(ctx, r); err != nil {
+			log.WarnContext(ctx, "redrive failed", "err", err)
+			return reply{code: 500, msg: err.Error()}
+		}
+		return reply{code: 200, msg: "not the current task"}
+	case errors.Is(err, errBusy):
+		log.InfoContext(ctx, "step busy in another delivery", "retry_after", retryAfter.String())
+		return reply{code: 503, retryAfter: retryAfter, msg: "step is running in another delivery"}
+	case err != nil:
+		log.WarnContext(ctx, "take lease", "err", err)
+		return reply{code: 500, msg: err.Error()}
+	}
+
+	p, err := k.specs.Pipeline(ctx, r.Pipeline)
+	if err != nil {
+		return k.commitError(ctx, &Exec{Run: r, Log: log, k: k, stepImpl: s, step: t.Step, fence: fence}, attempt, fmt.Errorf("load spec %q: %w", r.Pipeline, err), log)
+	}
+	deadline := now.Add(k.cfg.Budget)
+	x := &Exec{
+		Run: r, Pipeline: p, Deadline: deadline, Attempt: attempt, Log: log,
+		k: k, stepImpl: s, step: t.Step, fence: fence, counters: map[string]int64{}, outputs: map[string]string{},
+	}
+	sctx, cancel := context.WithDeadline(ctx, deadline.Add(k.cfg.SafetyMargin/2))
+	out, err := runStep(sctx, s, x)
+	cancel()
+	if err != nil {
+		return k.commitError(ctx, x, attempt, err, log)
+	}
+	return k.commit(ctx, x, out, log)
+}
+
+// runStep runs s, turning a panic into a transient error.
+func runStep(ctx context.Context, s Step, x *Exec) (out Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("step %s panicked: %v", s.Name(), p)
+		}
+	}()
+	return s.Run(ctx, x)
+}
+
+// commit records the outcome under the lease and enqueues what comes next.
+func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Logger) reply {
+	if out.kind == 0 {
+		return k.commitError(ctx, x, x.Attempt, errors.New("step returned no outcome"), log)
+	}
+	var cp json.RawMessage
+	if out.checkpoint != nil {
+		b, err := json.Marshal(out.checkpoint)
+		if err != nil {
+			return k.commitError(ctx, x, x.Attempt, fmt.Errorf("encode checkpoint: %w", err), log)
+		}
+		cp = b
+	}
+	now := k.now()
+	r, err := k.store.Update(ctx, x.Run.ID, func(r *run.Run) error {
+		st, err := x.held(r)
+		if err != nil {
+			return err
+		}
+		x.apply(r)
+		st.Lease = nil
+		st.LastError = ""
+		if cp != nil {
+			st.Checkpoint = cp
+		}
+		switch out.kind {
+		case kindDone:
+			st.Status = run.StepDone
+			st.FinishedAt = now
+			r.NotBefore = time.Time{}
+			if next := r.Next(st.Name); next != "" {
+				r.Step, r.Segment = next, 0
+			} else {
+				r.Status, r.FinishedAt = run.Succeeded, now
+			}
+		case kindContinue, kindPollLater:
+			st.Segments++
+			r.Segment++
+			r.NotBefore = time.Time{}
+			if out.kind == kindPollLater {
+				d := out.delay
+				if d <= 0 {
+					d = k.cfg.PollInterval
+				}
+				r.NotBefore = now.Add(d)
+			}
+		case kindFailed:
+			failRun(r, st, out.err.Error(), now)
+		}
+		return nil
+	})
+	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrLeaseExpired) {
+		log.WarnContext(ctx, "outcome discarded", "outcome", out.kind.String(), "err", err)
+		return reply{code: 503, retryAfter: time.Second, msg: err.Error()}
+	}
+	if err != nil {
+		log.WarnContext(ctx, "commit outcome", "outcome", out.kind.String(), "err", err)
+		return reply{code: 500, msg: err.Error()}
+	}
+	log.InfoContext(ctx, "step invocation ended", "outcome", out.kind.String(), "attempt", x.Attempt)
+	k.announce(ctx, r, x.step, out.kind)
+	if r.Status == run.Failed {
+		k.finalize(ctx, x, r)
+	}
+	if err := k.Redrive(ctx, r); err != nil {
+		log.WarnContext(ctx, "enqueue next", "err", err)
+		return reply{code: 500, msg: err.Error()}
+	}
+	return reply{code: 200, msg: out.kind.String()}
+}
+
+// commitError records a transient error and releases the lease; on the last
+// attempt the queue will make, it fails the run instead.
+func (k *Kernel) commitError(ctx context.Context, x *Exec, attempt int, stepErr error, log *slog.Logger) reply {
+	final := attempt+1 >= k.cfg.MaxAttempts
+	now := k.now()
+	r, err := k.store.Update(ctx, x.Run.ID, func(r *run.Run) error {
+		st, err := x.held(r)
+		if err != nil {
+			return err
+		}
+		st.Lease = nil
+		st.LastError = stepErr.Error()
+		r.UpdatedAt = now
+		if final {
+			failRun(r, st, fmt.Sprintf("gave up after %d attempts: %v", attempt+1, stepErr), now)
+		}
+		return nil
+	})
+	if err != nil {
+		log.WarnContext(ctx, "record step error", "step_error", stepErr, "err", err)
+		return reply{code: 503, retryAfter: time.Second, msg: stepErr.Error()}
+	}
+	log.WarnContext(ctx, "step failed transiently", "err", stepErr, "attempt", attempt, "final", final)
+	if final {
+		k.announce(ctx, r, x.step, kindFailed)
+		k.finalize(ctx, x, r)
+		return reply{code: 200, msg: "failed: " + stepErr.Error()}
+	}
+	return reply{code: 500, msg: stepErr.Error()}
+}
+
+func failRun(r *run.Run, st *run.StepState, msg string, now time.Time) {
+	st.Status = run.StepFailed
+	st.Error = msg
+	st.FinishedAt = now
+	r.Status = run.Failed
+	r.Error = &run.Failure{Step: st.Name, Message: msg, At: now}
+	r.FinishedAt = now
+	r.NotBefore = time.Time{}
+}
+
+// finalize lets the step that failed a run clean up after itself. Best effort:
+// the sweeper catches what this misses.
+func (k *Kernel) finalize(ctx context.Context, x *Exec, r *run.Run) {
+	f, ok := x.stepImpl.(Finalizer)
+	if !ok {
+		return
+	}
+	x.Run = r
+	if err := f.Finalize(context.WithoutCancel(ctx), x); err != nil {
+		x.Log.WarnContext(ctx, "finalize after failure", "err", err)
+	}
+}
+
+// announce publishes what a commit changed.
+func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind outcomeKind) {
+	st := r.StepState(step)
+	if kind == kindDone || kind == kindFailed {
+		e := events.Event{Type: events.StepFinished, Step: step, Status: string(st.Status), Attempts: st.Attempts, Error: st.Error}
+		if !st.StartedAt.IsZero() && !st.FinishedAt.IsZero() {
+			e.DurationMS = st.FinishedAt.Sub(st.StartedAt).Milliseconds()
+		}
+		k.publish(ctx, r, e)
+	}
+	switch r.Status {
+	case run.Succeeded:
+		k.publish(ctx, r, events.Event{Type: events.RunSucceeded, Status: string(r.Status), DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()})
+	case run.Failed:
+		e := events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message, Attempts: st.Attempts}
+		k.publish(ctx, r, e)
+	}
+}
+
+func (k *Kernel) publish(ctx context.Context, r *run.Run, e events.Event) {
+	e.Version = events.Version
+	e.Time = k.now()
+	e.RunID, e.Pipeline, e.Source, e.Epoch = r.ID, r.Pipeline, r.Source.URI(), r.Epoch
+	e.Counters, e.Outputs, e.Record = r.Counters, r.Outputs, k.store.URI(r.ID)
+	k.events.Publish(ctx, e)
+}
+
+func newHolder() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

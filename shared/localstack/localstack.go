@@ -1,0 +1,216 @@
+// Package localstack runs the whole pipeline offline in one process: every
+// emulator (Cloud Storage, Pub/Sub, Cloud Tasks, BigQuery, Vertex AI, AutoML)
+// on loopback, and every function served over HTTP exactly as deployed, with
+// the production code and the real Google clients pointed at the emulators.
+// It creates what Terraform creates in production: buckets, topics, the queue,
+// datasets, and the specs in the state bucket.
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/storage"
+
+	"github.com/dropcast/dropcast/shared/app"
+	"github.com/dropcast/dropcast/shared/config"
+	"github.com/dropcast/dropcast/shared/emulator/automlemu"
+	"github.com/dropcast/dropcast/shared/emulator/bqemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/pubsubemu"
+	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
+	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
+	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/model"
+	"github.com/dropcast/dropcast/shared/sample"
+)
+
+// Names of what the stack creates.
+const (
+	Project       = sample.Project
+	Region        = "us-central1"
+	InboxBucket   = "dropcast-inbox"
+	StateBucket   = "dropcast-state"
+	WorkBucket    = "dropcast-work"
+	ResultsBucket = "dropcast-results"
+	QueueID       = "dropcast-steps"
+	EventsTopic   = "dropcast-events"
+	inboxTopic    = "dropcast-inbox-notifications"
+)
+
+// Options adjust the stack.
+type Options struct {
+	// Specs are pipeline spec files (name → YAML) put in the state bucket;
+	// nil puts the sample spec.
+	Specs map[string][]byte
+	// Configure changes the configuration before the functions start (a
+	// short budget, say).
+	Configure func(*config.Config)
+	// Log receives the functions' logs; nil discards them.
+	Log *slog.Logger
+	// OnEvent is called with every run event, as a subscriber to the events topic.
+	OnEvent func(events.Event)
+	// Latency is how long emulated jobs and deployments take (default 200ms).
+	Latency time.Duration
+}
+
+// Stack is a running local deployment.
+type Stack struct {
+	Config  config.Config
+	App     *app.App
+	GCS     *gcsemu.Server
+	PubSub  *pubsubemu.Server
+	Tasks   *tasksemu.Server
+	BQ      *bqemu.Server
+	Vertex  *vertexemu.Server
+	AutoML  *automlemu.Server
+	Storage *storage.Client
+	// URL is where the functions are served: URL/preprocess…
+	URL string
+
+	http    *http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closers []func()
+}
+
+// Start brings the stack up; Close takes it down.
+func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Latency == 0 {
+		opts.Latency = 200 * time.Millisecond
+	}
+	if opts.Specs == nil {
+		opts.Specs = map[string][]byte{sample.SpecName: sample.Spec}
+	}
+	s = &Stack{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+
+	if s.PubSub, err = pubsubemu.Start(ctx, Project); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.PubSub.Close)
+	for _, t := range []string{inboxTopic, EventsTopic} {
+		if err := s.PubSub.CreateTopic(ctx, t); err != nil {
+			return nil, err
+		}
+	}
+	if s.GCS, err = gcsemu.StartWithNotification(&gcsemu.Notification{
+		PubSubHost: s.PubSub.Addr(), Project: Project, Topic: inboxTopic, Bucket: InboxBucket,
+	}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.GCS.Close)
+	for _, b := range []string{InboxBucket, StateBucket, WorkBucket, ResultsBucket} {
+		s.GCS.CreateBucket(b)
+	}
+	if s.Storage, err = s.GCS.Client(ctx); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, func() { s.Storage.Close() })
+
+	if s.BQ, err = bqemu.Start(bqemu.Options{Storage: s.Storage, JobLatency: opts.Latency}); err != nil {
+		return nil, fmt.Errorf("localstack: bigquery emulator: %w", err)
+	}
+	s.closers = append(s.closers, func() { s.BQ.Close() })
+	models := map[string]*model.Model{sample.ModelID: model.Demo()}
+	if s.Vertex, err = vertexemu.Start(vertexemu.Options{
+		Project: Project, Location: Region, Storage: s.Storage, Models: models,
+		JobLatency: opts.Latency, DeployLatency: opts.Latency, UndeployLatency: opts.Latency,
+	}); err != nil {
+		return nil, fmt.Errorf("localstack: vertex emulator: %w", err)
+	}
+	s.closers = append(s.closers, func() { s.Vertex.Close() })
+	if s.AutoML, err = automlemu.Start(automlemu.Options{
+		Project: Project, Location: Region, Storage: s.Storage, Models: models,
+		JobLatency: opts.Latency, DeployLatency: opts.Latency,
+	}); err != nil {
+		return nil, fmt.Errorf("localstack: automl emulator: %w", err)
+	}
+	s.closers = append(s.closers, func() { s.AutoML.Close() })
+	if s.Tasks, err = tasksemu.Start(tasksemu.Options{}); err != nil {
+		return nil, fmt.Errorf("localstack: cloud tasks emulator: %w", err)
+	}
+	s.closers = append(s.closers, func() { s.Tasks.Close() })
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("localstack: listen: %w", err)
+	}
+	s.URL = "http://" + ln.Addr().String()
+
+	s.Config = config.Config{
+		Project: Project, Region: Region,
+		InboxBucket: InboxBucket, StateBucket: StateBucket, WorkBucket: WorkBucket, ResultsBucket: ResultsBucket,
+		Specs:            "gs://" + StateBucket + "/specs/",
+		TasksQueue:       "projects/" + Project + "/locations/" + Region + "/queues/" + QueueID,
+		StepBaseURL:      s.URL,
+		EventsTopic:      EventsTopic,
+		StepTimeout:      10 * time.Minute,
+		DispatchDeadline: 10 * time.Minute,
+		SafetyMargin:     30 * time.Second,
+		PollInterval:     opts.Latency / 2,
+		MaxAttempts:      10,
+		StorageEndpoint:  s.GCS.Endpoint(),
+		TasksEndpoint:    s.Tasks.Addr(),
+		BigQueryEndpoint: s.BQ.Endpoint(),
+		PubSubEndpoint:   s.PubSub.Addr(),
+		VertexEndpoint:   s.Vertex.Addr(),
+		AutoMLEndpoint:   s.AutoML.Addr(),
+		StatusURL:        s.URL + "/status",
+	}
+	if opts.Configure != nil {
+		opts.Configure(&s.Config)
+	}
+	if s.App, err = app.New(ctx, s.Config, app.Options{Log: opts.Log, SpecTTL: time.Hour}); err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, s.App.Close)
+	if err := s.provision(ctx, opts.Specs); err != nil {
+		return nil, err
+	}
+
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opts.Log.Error("functions server stopped", "err", err)
+		}
+	}()
+	if err := s.bridges(ctx, bg, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops everything, newest first.
+func (s *Stack) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		s.http.Shutdown(ctx)
+		cancel()
+	}
+	s.wg.Wait()
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}

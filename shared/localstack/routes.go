@@ -1,0 +1,87 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/dropcast/dropcast/functions/ingest"
+	"github.com/dropcast/dropcast/functions/load"
+	"github.com/dropcast/dropcast/functions/notify"
+	"github.com/dropcast/dropcast/functions/postprocess"
+	"github.com/dropcast/dropcast/functions/predict"
+	"github.com/dropcast/dropcast/functions/preprocess"
+	"github.com/dropcast/dropcast/functions/sweep"
+	"github.com/dropcast/dropcast/shared/events"
+)
+
+// routes serves every HTTP function at /NAME, as functions-framework does
+// when it serves several functions in one process.
+func (s *Stack) routes() http.Handler {
+	k := s.App.Kernel
+	mux := http.NewServeMux()
+	mux.Handle("/preprocess", k.Handler(preprocess.New(s.App)))
+	mux.Handle("/load", k.Handler(load.New(s.App)))
+	mux.Handle("/predict", k.Handler(predict.New(s.App)))
+	mux.Handle("/postprocess", k.Handler(postprocess.New(s.App)))
+	mux.Handle("/sweep", sweep.New(s.App))
+	return mux
+}
+
+// bridges deliver Pub/Sub messages to the CloudEvent functions, as Eventarc
+// does in production: inbox notifications to ingest, run events to notify
+// (and to opts.OnEvent).
+func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
+	subs := []struct {
+		topic, sub string
+		fn         func(context.Context, event.Event) error
+	}{
+		{inboxTopic, "ingest", func(ctx context.Context, e event.Event) error { return ingest.Handle(ctx, s.App, e) }},
+		{EventsTopic, "notify", func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.App, e) }},
+	}
+	if opts.OnEvent != nil {
+		subs = append(subs, struct {
+			topic, sub string
+			fn         func(context.Context, event.Event) error
+		}{EventsTopic, "local-events", func(ctx context.Context, e event.Event) error {
+			ev, err := decodeEvent(e)
+			if err != nil {
+				return nil // not ours: drop it
+			}
+			opts.OnEvent(ev)
+			return nil
+		}})
+	}
+	for _, b := range subs {
+		if err := s.PubSub.CreateSubscription(ctx, b.topic, b.sub, time.Minute); err != nil {
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.PubSub.Bridge(bg, b.sub, b.fn)
+		}()
+	}
+	return nil
+}
+
+// decodeEvent reads a run event from a messagePublished CloudEvent.
+func decodeEvent(e event.Event) (events.Event, error) {
+	var d struct {
+		Message struct {
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	var ev events.Event
+	if err := json.Unmarshal(e.Data(), &d); err != nil {
+		return ev, fmt.Errorf("decode pubsub message: %w", err)
+	}
+	if err := json.Unmarshal(d.Message.Data, &ev); err != nil {
+		return ev, fmt.Errorf("decode run event: %w", err)
+	}
+	return ev, nil
+}

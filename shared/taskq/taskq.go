@@ -1,0 +1,123 @@
+// Package taskq enqueues step tasks on Cloud Tasks with deterministic names, so
+// an enqueue repeated after an ambiguous failure or a duplicated delivery finds
+// the task it already created.
+package taskq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"time"
+
+	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
+	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Task is one invocation of a step for a run: the body Cloud Tasks delivers.
+type Task struct {
+	RunID   string `json:"run_id"`
+	Epoch   int    `json:"epoch"`
+	Step    string `json:"step"`
+	Segment int    `json:"segment"`
+}
+
+// Name is the task's ID in the queue: {run}-e{epoch}-{step}-{segment}.
+func (t Task) Name() string {
+	return t.RunID + "-e" + strconv.Itoa(t.Epoch) + "-" + t.Step + "-" + strconv.Itoa(t.Segment)
+}
+
+var stepRE = regexp.MustCompile(`^[a-z]{1,20}$`)
+
+// MaxBody is the largest task body a step accepts.
+const MaxBody = 4 << 10
+
+// Decode parses and checks a task body.
+func Decode(b []byte) (Task, error) {
+	var t Task
+	if len(b) > MaxBody {
+		return t, fmt.Errorf("task body of %d bytes exceeds %d", len(b), MaxBody)
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, fmt.Errorf("decode task: %w", err)
+	}
+	switch {
+	case t.RunID == "":
+		return t, errors.New("task: run_id is required")
+	case !stepRE.MatchString(t.Step):
+		return t, fmt.Errorf("task: invalid step %q", t.Step)
+	case t.Epoch < 1:
+		return t, fmt.Errorf("task: invalid epoch %d", t.Epoch)
+	case t.Segment < 0:
+		return t, fmt.Errorf("task: invalid segment %d", t.Segment)
+	}
+	return t, nil
+}
+
+// Queue enqueues tasks on one Cloud Tasks queue.
+type Queue struct {
+	client   *cloudtasks.Client
+	queue    string
+	baseURL  string
+	invoker  string
+	deadline time.Duration
+}
+
+// Config says where tasks go and how they are delivered.
+type Config struct {
+	// Queue is projects/P/locations/L/queues/Q.
+	Queue string
+	// BaseURL is the steps' URL prefix; a task for step S posts to BaseURL/S.
+	BaseURL string
+	// Invoker is the service account whose OIDC token is sent; empty sends none.
+	Invoker string
+	// DispatchDeadline bounds one delivery.
+	DispatchDeadline time.Duration
+}
+
+// New returns a queue using client.
+func New(client *cloudtasks.Client, cfg Config) *Queue {
+	return &Queue{client: client, queue: cfg.Queue, baseURL: cfg.BaseURL, invoker: cfg.Invoker, deadline: cfg.DispatchDeadline}
+}
+
+// Enqueue creates t, due at notBefore (zero: now). A task of that name that
+// exists already (or ran within the last hour) is success: it is this one.
+func (q *Queue) Enqueue(ctx context.Context, t Task, notBefore time.Time) error {
+	body, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode task %s: %w", t.Name(), err)
+	}
+	req := &cloudtaskspb.HttpRequest{
+		HttpMethod: cloudtaskspb.HttpMethod_POST,
+		Url:        q.baseURL + "/" + t.Step,
+		Headers:    map[string]string{"Content-Type": "application/json"},
+		Body:       body,
+	}
+	if q.invoker != "" {
+		req.AuthorizationHeader = &cloudtaskspb.HttpRequest_OidcToken{
+			OidcToken: &cloudtaskspb.OidcToken{ServiceAccountEmail: q.invoker, Audience: req.Url},
+		}
+	}
+	task := &cloudtaskspb.Task{
+		Name:             q.queue + "/tasks/" + t.Name(),
+		MessageType:      &cloudtaskspb.Task_HttpRequest{HttpRequest: req},
+		DispatchDeadline: durationpb.New(q.deadline),
+	}
+	if !notBefore.IsZero() {
+		task.ScheduleTime = timestamppb.New(notBefore)
+	}
+	_, err = q.client.CreateTask(ctx, &cloudtaskspb.CreateTaskRequest{Parent: q.queue, Task: task})
+	if status.Code(err) == codes.AlreadyExists {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cloudtasks.CreateTask %s: %w", t.Name(), err)
+	}
+	return nil
+}
