@@ -50,12 +50,14 @@ type Expect struct {
 	World map[string]string
 }
 
-// Function module argument names: the checker verifies that the module passes
-// each straight to the function (see moduleContract) and then reads them per instance.
+// functionModuleResource is the resource that marks a module as the function
+// module; the checker reads each call of that module as one deployed function.
 const functionModuleResource = "google_cloudfunctions2_function"
 
-// moduleContract is how the function module must use its variables: nested
-// attribute path of the google_cloudfunctions2_function => expression.
+// moduleContract is how the function module must use its variables (nested
+// attribute path of the google_cloudfunctions2_function => expression), so
+// that the arguments of a module call, which the checker evaluates, are what
+// gets deployed.
 var moduleContract = map[string]string{
 	"name":                     "var.name",
 	"project":                  "var.project_id",
@@ -254,8 +256,6 @@ func (c *checker) checkFunctionModule() {
 			}
 		case strings.Contains(t, "_iam_"):
 			c.add("invoke", "%s: %s: the function module grants nothing but run.invoker to var.invokers", rel(c.repo, m.Dir), addr)
-		case t == "google_secret_manager_secret_version":
-			// reported by checkSecrets
 		}
 	}
 	for path, want := range moduleContract {
@@ -283,9 +283,15 @@ func (c *checker) checkFunctionModule() {
 	if !strings.Contains(dyn["event_trigger"], "var.event_trigger") {
 		c.add("functions", "%s: event_trigger must be a dynamic block over var.event_trigger", rel(c.repo, m.Dir))
 	}
-	src := string(m.Src[fn.Range().Filename][fn.Range().Start.Byte:fn.Range().End.Byte])
-	if strings.Count(src, "service_account_email") < 2 || strings.Count(strings.Join(strings.Fields(src), " "), "service_account_email = var.service_account_email") < 2 {
-		c.add("functions", "%s: the event trigger must run as var.service_account_email too", rel(c.repo, m.Dir))
+	for _, b := range fn.Body.Blocks {
+		if b.Type != "dynamic" || b.Labels[0] != "event_trigger" {
+			continue
+		}
+		for _, content := range b.Body.Blocks {
+			if got := m.text(exprAt(content.Body, "service_account_email")); content.Type == "content" && got != "var.service_account_email" {
+				c.add("functions", "%s: the event trigger runs as %q, want var.service_account_email (the function's own account)", rel(c.repo, m.Dir), got)
+			}
+		}
 	}
 }
 
@@ -390,7 +396,7 @@ func (c *checker) checkFunctions() {
 		}
 		d := c.fns[name]
 		if d == nil {
-			c.add("functions", "%s (registered at %s) is not deployed: add it to local.functions in infra/main.tf", name, f.Pos)
+			c.add("functions", "%s (registered at %s) is not deployed: add it to local.functions in infra/main.tf, its roles to local.sa_roles in infra/iam.tf and to the table in infra/infratest", name, f.Pos)
 			continue
 		}
 		if d.EntryPoint != name {
@@ -523,7 +529,7 @@ func (c *checker) checkEnv() {
 	}
 	for _, name := range sortedKeys(c.fns) {
 		d := c.fns[name]
-		for arg, w := range map[string]string{"project_id": ph("var.project_id"), "region": ph("var.region"), "name": name} {
+		for arg, w := range map[string]string{"project_id": ph("var.project_id"), "region": ph("var.region")} {
 			if got, _ := str(d.Attrs.Attrs[arg]); got != w {
 				c.add("refs", "%s: %s is %q, want %q (the step URL is DROPCAST_STEP_BASE_URL/NAME)", name, arg, got, w)
 			}
@@ -887,22 +893,28 @@ func (c *checker) checkPublic() {
 	for _, m := range c.mods {
 		for _, body := range m.bodies {
 			for _, b := range body.Blocks {
-				if b.Type == "variable" {
-					continue
+				var nodes []hclsyntax.Node = []hclsyntax.Node{b.Body}
+				if b.Type == "variable" { // its validations may name them; its default may not
+					nodes = nil
+					for _, a := range b.Body.Attributes {
+						nodes = append(nodes, a)
+					}
 				}
-				hclsyntax.VisitAll(b.Body, func(n hclsyntax.Node) hcl.Diagnostics {
-					if t, ok := n.(*hclsyntax.TemplateExpr); ok {
-						for _, p := range t.Parts {
-							if l, ok := p.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String {
-								s := l.Val.AsString()
-								if strings.Contains(s, "allUsers") || strings.Contains(s, "allAuthenticatedUsers") {
-									c.add("public", "%s: %q: nothing is public", l.SrcRange, s)
+				for _, node := range nodes {
+					hclsyntax.VisitAll(node, func(n hclsyntax.Node) hcl.Diagnostics {
+						if t, ok := n.(*hclsyntax.TemplateExpr); ok {
+							for _, p := range t.Parts {
+								if l, ok := p.(*hclsyntax.LiteralValueExpr); ok && l.Val.Type() == cty.String {
+									s := l.Val.AsString()
+									if strings.Contains(s, "allUsers") || strings.Contains(s, "allAuthenticatedUsers") {
+										c.add("public", "%s:%d: %q: nothing is public", rel(c.repo, l.SrcRange.Filename), l.SrcRange.Start.Line, s)
+									}
 								}
 							}
 						}
-					}
-					return nil
-				})
+						return nil
+					})
+				}
 			}
 		}
 	}

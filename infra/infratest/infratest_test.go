@@ -275,6 +275,9 @@ func TestCheckBites(t *testing.T) {
 		{"public invoker", func(t *testing.T, root string) {
 			edit(t, root, "infra/main.tf", `\{ invoker = google_service_account.invoker.member \}`, `{ invoker = google_service_account.invoker.member, public = "allUsers" }`)
 		}, []string{`public: `, `invoke: load: allUsers must not have roles/run.invoker`}},
+		{"public by default", func(t *testing.T, root string) {
+			edit(t, root, "infra/variables.tf", `(?s)(variable "status_viewers" \{.*?default\s*=\s*)\[\]`, `${1}["allUsers"]`)
+		}, []string{`public: infra/variables.tf:`}},
 		{"step without invoker", func(t *testing.T, root string) {
 			edit(t, root, "infra/main.tf", `tomap\(\{ invoker = google_service_account.invoker.member \}\)`, `tomap({ self = google_service_account.fn[name].member })`)
 		}, []string{`invoke: predict: invoker lacks roles/run.invoker`, `invoke: predict: predict must not have roles/run.invoker`}},

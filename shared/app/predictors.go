@@ -8,6 +8,7 @@ import (
 	"github.com/dropcast/dropcast/shared/platform"
 	"github.com/dropcast/dropcast/shared/predictor"
 	"github.com/dropcast/dropcast/shared/predictor/automl"
+	"github.com/dropcast/dropcast/shared/predictor/vertex"
 	"github.com/dropcast/dropcast/shared/spec"
 )
 
@@ -48,6 +49,12 @@ func (s *predictorSet) close() {
 
 func newBackend(ctx context.Context, a *App, backend string) (predictor.Backend, func() error, error) {
 	switch backend {
+	case spec.Vertex:
+		b, err := vertex.New(ctx, vertex.Config{Project: a.Config.Project, Location: a.Config.Region, Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.VertexEndpoint)...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("vertex backend: %w", err)
+		}
+		return b, b.Close, nil
 	case spec.AutoML:
 		b, err := automl.New(ctx, automl.Config{Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.AutoMLEndpoint)...)
 		if err != nil {

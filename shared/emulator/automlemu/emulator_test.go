@@ -150,6 +150,10 @@ func TestModelDeployPredictUndeploy(t *testing.T) {
 	if got, want := strings.Join(cols, ","), strings.Join(model.Demo().Columns(), ","); got != want {
 		t.Fatalf("feature columns = %s, want %s", got, want)
 	}
+	it := f.models.ListModels(ctx, &automlpb.ListModelsRequest{Parent: f.srv.Parent()})
+	if listed, err := it.Next(); err != nil || listed.GetName() != name || listed.GetDisplayName() != "demo" {
+		t.Fatalf("ListModels = %v, %v", listed, err)
+	}
 	if m.GetDeploymentState() != automlpb.Model_UNDEPLOYED || m.GetTablesModelMetadata().GetTargetColumnSpec().GetDisplayName() != "returned" {
 		t.Fatalf("model = %v", m)
 	}
@@ -386,5 +390,32 @@ func TestListOperationsFilter(t *testing.T) {
 	it := f.models.LROClient.ListOperations(ctx, &longrunningpb.ListOperationsRequest{Name: f.srv.Parent(), Filter: "color = red"})
 	if _, err := it.Next(); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("bad filter: %v", err)
+	}
+}
+
+func TestBatchPredictBigQueryHook(t *testing.T) {
+	var asked string
+	rows := [][]string{demoRow(0), demoRow(1)}
+	f := newFixture(t, Options{BigQuery: func(_ context.Context, uri string) ([]string, [][]string, error) {
+		asked = uri
+		return strings.Split(header, ","), rows, nil
+	}})
+	ctx := context.Background()
+	op, err := f.pred.BatchPredict(ctx, &automlpb.BatchPredictRequest{
+		Name:         f.srv.ModelName("m1"),
+		InputConfig:  &automlpb.BatchPredictInputConfig{Source: &automlpb.BatchPredictInputConfig_BigquerySource{BigquerySource: &automlpb.BigQuerySource{InputUri: "bq://p.d.t"}}},
+		OutputConfig: &automlpb.BatchPredictOutputConfig{Destination: &automlpb.BatchPredictOutputConfig_GcsDestination{GcsDestination: &automlpb.GcsDestination{OutputUriPrefix: "gs://b/bq/"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := f.await(t, op.Name())
+	meta := &automlpb.OperationMetadata{}
+	if err := done.GetMetadata().UnmarshalTo(meta); err != nil || done.GetError() != nil {
+		t.Fatal(err, done.GetError())
+	}
+	recs := f.readCSV(t, meta.GetBatchPredictDetails().GetOutputInfo().GetGcsOutputDirectory()+"/tables_1.csv")
+	if asked != "bq://p.d.t" || len(recs) != 3 || recs[2][8] != rows[1][8] {
+		t.Fatalf("hook asked %q; output %v", asked, recs)
 	}
 }

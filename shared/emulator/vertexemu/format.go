@@ -8,29 +8,6 @@ import (
 	"google.golang.org/grpc/codes"
 )
 
-// The batch output layout. A job with gcs_destination.output_uri_prefix
-// PREFIX writes into the directory
-//
-//	PREFIX/prediction-<model display name>-<create time as YYYY_MM_DDTHH_MM_SS_mmmZ>
-//
-// (reported as output_info.gcs_output_directory) the files
-//
-//	predictions_0001.csv, predictions_0002.csv, ...
-//	errors_0001.csv, ...                      (only when some rows failed)
-//
-// Each predictions file is a CSV with a header row: the input columns, in
-// the input's order, then one column predicted_<target>, for example
-// predicted_returned, holding the classification result as JSON:
-//
-//	{"classes":["false","true"],"scores":[0.83,0.17]}
-//
-// (classes in the model's order, scores[i] the confidence of classes[i]),
-// which is how Vertex AI writes tabular classification results to CSV.
-// Each errors file has the input columns then a column error holding a
-// google.rpc.Status with only code and message:
-//
-//	{"code":3,"message":"model: column \"price\" is missing or empty"}
-
 // PredictionColumn is the name of the prediction column for a target.
 func PredictionColumn(target string) string { return "predicted_" + target }
 

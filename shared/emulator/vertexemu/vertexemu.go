@@ -5,8 +5,31 @@
 // model.Model values; batch jobs read CSV input from and write their output
 // to Cloud Storage through the given storage client (gcsemu in tests).
 //
-// Batch output follows the Vertex AI layout for tabular models; see
-// format.go for the exact files and columns.
+// Batch output follows the Vertex AI layout for tabular models. A job with gcs_destination.output_uri_prefix
+// PREFIX writes into the directory
+//
+//	PREFIX/prediction-<model display name>-<create time as YYYY_MM_DDTHH_MM_SS_mmmZ>
+//
+// (reported as output_info.gcs_output_directory) the files
+//
+//	predictions_0001.csv, predictions_0002.csv, ...
+//	errors_0001.csv, ...                      (only when some rows failed)
+//
+// Each predictions file is a CSV with a header row: the input columns, in
+// the input's order, then one column predicted_<target>, for example
+// predicted_returned, holding the classification result as JSON:
+//
+//	{"classes":["false","true"],"scores":[0.83,0.17]}
+//
+// (classes in the model's order, scores[i] the confidence of classes[i]),
+// which is how Vertex AI writes tabular classification results to CSV.
+// Each errors file has the input columns then a column error holding a
+// google.rpc.Status with only code and message:
+//
+//	{"code":3,"message":"model: column \"price\" is missing or empty"}
+//
+// Online Predict answers each instance with the same
+// {"classes":[...],"scores":[...]} object, as a protobuf Struct.
 package vertexemu
 
 import (

@@ -17,6 +17,8 @@ import (
 	aiplatform "cloud.google.com/go/aiplatform/apiv1"
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/option"
+
+	"github.com/dropcast/dropcast/shared/predictor"
 )
 
 // Config configures a Backend.
@@ -39,6 +41,9 @@ type Config struct {
 	// its predicted_ prefix, whatever the target.
 	Target string
 }
+
+// The compiler checks that Backend implements the contract.
+var _ predictor.Backend = (*Backend)(nil)
 
 // Backend implements predictor.Backend with Vertex AI.
 type Backend struct {
