@@ -74,8 +74,8 @@ func (c *Cleaner) Segment(ctx context.Context, open Opener, cp Checkpoint, out, 
 		every = DefaultStopEvery
 	}
 	t := c.schema.Rejects
-	for n := 1; ; n++ {
-		if n%every == 0 {
+	for n := 0; ; n++ { // n records read by this segment: at least every before stopping
+		if n > 0 && n%every == 0 {
 			if err := ctx.Err(); err != nil {
 				return start, fmt.Errorf("clean %s: %w", c.file, err)
 			}

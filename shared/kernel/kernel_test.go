@@ -25,7 +25,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // queue records enqueued tasks, de-duplicating by name like Cloud Tasks.
@@ -73,7 +73,7 @@ type stepFunc struct {
 	fn   func(ctx context.Context, x *Exec) (Outcome, error)
 }
 
-func (s stepFunc) Name() string                                     { return s.name }
+func (s stepFunc) Name() string                                      { return s.name }
 func (s stepFunc) Run(ctx context.Context, x *Exec) (Outcome, error) { return s.fn(ctx, x) }
 
 type fixture struct {
@@ -198,7 +198,9 @@ func TestContinueSavesCheckpointAndRequeuesSelf(t *testing.T) {
 
 func TestPollLaterSchedulesSelf(t *testing.T) {
 	f := newFixture(t)
-	s := stepFunc{run.Preprocess, func(context.Context, *Exec) (Outcome, error) { return PollLater(0, map[string]string{"job": "j1"}), nil }}
+	s := stepFunc{run.Preprocess, func(context.Context, *Exec) (Outcome, error) {
+		return PollLater(0, map[string]string{"job": "j1"}), nil
+	}}
 	if w := f.deliver(s, f.task(run.Preprocess, 0), 0); w.Code != 200 {
 		t.Fatalf("code %d", w.Code)
 	}

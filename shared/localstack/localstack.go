@@ -58,6 +58,8 @@ type Options struct {
 	OnEvent func(events.Event)
 	// Latency is how long emulated jobs and deployments take (default 200ms).
 	Latency time.Duration
+	// TaskFaults injects faults into Cloud Tasks (duplicate deliveries…).
+	TaskFaults tasksemu.Faults
 }
 
 // Stack is a running local deployment.
@@ -142,7 +144,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("localstack: automl emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.AutoML.Close() })
-	if s.Tasks, err = tasksemu.Start(tasksemu.Options{}); err != nil {
+	if s.Tasks, err = tasksemu.Start(tasksemu.Options{Faults: opts.TaskFaults}); err != nil {
 		return nil, fmt.Errorf("localstack: cloud tasks emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.Tasks.Close() })

@@ -77,6 +77,18 @@ func TestDatasetAndTableWireErrors(t *testing.T) {
 	if _, err := ds.Table("a").Metadata(e.ctx); !errors.As(err, &gerr) || gerr.Code != 404 || gerr.Message != "Not found: Table p:d.a" {
 		t.Fatalf("deleted table: %v", err)
 	}
+	req, err := http.NewRequest(http.MethodPatch, e.bq.Endpoint()+"projects/p/datasets/d", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("PATCH dataset: %d, want 400 unsupported", resp.StatusCode)
+	}
 	if code, body := getJSON(t, e, "projects/p/copy-things"); code != 400 || !strings.Contains(body["error"].(map[string]any)["message"].(string), "Unsupported by the emulator") {
 		t.Fatalf("unknown route: %d %v", code, body)
 	}

@@ -16,6 +16,10 @@ import (
 // nobody here wrote. It is skipped when bq is not installed or cannot run
 // offline with a placeholder access token.
 func TestBQCommandLine(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bq takes seconds to start")
+	}
+	t.Parallel() // mostly waiting for the Python process to start
 	bqPath, err := exec.LookPath("bq")
 	if err != nil {
 		t.Skip("bq not installed")
@@ -47,19 +51,13 @@ func TestBQCommandLine(t *testing.T) {
 			"CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true",
 			"CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true",
 		)
-		start := time.Now()
 		out, err := cmd.CombinedOutput()
-		t.Logf("bq %v took %v", args, time.Since(start))
 		return string(out), err
 	}
-	out, err := run("ls")
-	if err != nil {
+	out, err := run("query", "--use_legacy_sql=false", "SELECT COUNT(*) AS n FROM d.sales WHERE _PARTITIONDATE = '2026-04-26'")
+	if err != nil && (strings.Contains(out, "discovery url") || strings.Contains(out, "active account") || strings.Contains(out, "credentials")) {
 		t.Skipf("bq cannot run offline here: %v: %s", err, out)
 	}
-	if !strings.Contains(out, `"datasetId":"d"`) && !strings.Contains(out, `"datasetId": "d"`) {
-		t.Fatalf("bq ls: %s", out)
-	}
-	out, err = run("query", "--use_legacy_sql=false", "SELECT COUNT(*) AS n FROM d.sales WHERE _PARTITIONDATE = '2026-04-26'")
 	if err != nil {
 		t.Fatalf("bq query: %v: %s", err, out)
 	}

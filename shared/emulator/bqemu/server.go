@@ -113,26 +113,29 @@ func (s *Server) Close() error {
 // answered as unsupported.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	const p = "/bigquery/v2/projects/{project}"
-	mux.HandleFunc("GET "+p+"/datasets", s.listDatasets)
-	mux.HandleFunc("POST "+p+"/datasets", s.insertDataset)
-	mux.HandleFunc("GET "+p+"/datasets/{dataset}", s.getDataset)
-	mux.HandleFunc("DELETE "+p+"/datasets/{dataset}", s.deleteDataset)
-	mux.HandleFunc("GET "+p+"/datasets/{dataset}/tables", s.listTables)
-	mux.HandleFunc("POST "+p+"/datasets/{dataset}/tables", s.insertTable)
-	mux.HandleFunc("GET "+p+"/datasets/{dataset}/tables/{table}", s.getTable)
-	mux.HandleFunc("PATCH "+p+"/datasets/{dataset}/tables/{table}", s.patchTable)
-	mux.HandleFunc("PUT "+p+"/datasets/{dataset}/tables/{table}", s.updateTable)
-	mux.HandleFunc("DELETE "+p+"/datasets/{dataset}/tables/{table}", s.deleteTable)
-	mux.HandleFunc("GET "+p+"/datasets/{dataset}/tables/{table}/data", s.listTableData)
-	mux.HandleFunc("POST "+p+"/jobs", s.insertJob)
-	mux.HandleFunc("GET "+p+"/jobs/{job}", s.getJob)
-	mux.HandleFunc("POST "+p+"/jobs/{job}/cancel", s.cancelJob)
-	mux.HandleFunc("POST "+p+"/queries", s.runQuery)
-	mux.HandleFunc("GET "+p+"/queries/{job}", s.getQueryResults)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	unsupported := func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errUnsupported("%s %s", r.Method, r.URL.Path))
-	})
+	}
+	const p = "/bigquery/v2/projects/{project}"
+	for path, methods := range map[string]map[string]http.HandlerFunc{
+		p + "/datasets":                               {"GET": s.listDatasets, "POST": s.insertDataset},
+		p + "/datasets/{dataset}":                     {"GET": s.getDataset, "DELETE": s.deleteDataset},
+		p + "/datasets/{dataset}/tables":              {"GET": s.listTables, "POST": s.insertTable},
+		p + "/datasets/{dataset}/tables/{table}":      {"GET": s.getTable, "PATCH": s.patchTable, "PUT": s.updateTable, "DELETE": s.deleteTable},
+		p + "/datasets/{dataset}/tables/{table}/data": {"GET": s.listTableData},
+		p + "/jobs":              {"POST": s.insertJob},
+		p + "/jobs/{job}":        {"GET": s.getJob},
+		p + "/jobs/{job}/cancel": {"POST": s.cancelJob},
+		p + "/queries":           {"POST": s.runQuery},
+		p + "/queries/{job}":     {"GET": s.getQueryResults},
+	} {
+		for method, h := range methods {
+			mux.HandleFunc(method+" "+path, h)
+		}
+		// Other methods on a known path are unsupported rather than 405.
+		mux.HandleFunc(path, unsupported)
+	}
+	mux.HandleFunc("/", unsupported)
 	return s.withFaults(mux)
 }
 

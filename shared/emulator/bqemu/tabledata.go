@@ -106,8 +106,12 @@ func (s *Server) listTableData(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rows := t.partitionRows(part)
 	q := r.URL.Query()
+	if q.Get("selectedFields") != "" {
+		s.writeError(w, r, errUnsupported("tabledata.list selectedFields"))
+		return
+	}
+	rows := t.partitionRows(part)
 	pg, err := pageOf(len(rows), q, t.fullID()+"$"+part)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -5,8 +5,8 @@
 // model.Model values; batch jobs read CSV input from and write their output
 // to Cloud Storage through the given storage client (gcsemu in tests).
 //
-// Batch output follows the Vertex AI layout for tabular models. A job with gcs_destination.output_uri_prefix
-// PREFIX writes into the directory
+// Batch output follows the Vertex AI layout for tabular models. A job with
+// gcs_destination.output_uri_prefix PREFIX writes into the directory
 //
 //	PREFIX/prediction-<model display name>-<create time as YYYY_MM_DDTHH_MM_SS_mmmZ>
 //
@@ -21,8 +21,10 @@
 //
 //	{"classes":["false","true"],"scores":[0.83,0.17]}
 //
-// (classes in the model's order, scores[i] the confidence of classes[i]),
-// which is how Vertex AI writes tabular classification results to CSV.
+// (classes in the model's order, scores[i] the confidence of classes[i]).
+// Vertex AI documents predicted_<target> as a record of classes and scores
+// (TabularClassificationPredictionResult; a RECORD in BigQuery output); in
+// CSV the emulator writes that record as this JSON object.
 // Each errors file has the input columns then a column error holding a
 // google.rpc.Status with only code and message:
 //

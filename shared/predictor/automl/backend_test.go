@@ -197,6 +197,12 @@ func TestStartBatchAdoptsOperationOfCrashedClaimer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// While the orphan has not reported its output directory, it could be
+	// another key's job with the same input: StartBatch asks for a retry.
+	if _, err := f.b.StartBatch(ctx, req); err == nil || !strings.Contains(err.Error(), "retry") {
+		t.Fatalf("StartBatch before the orphan reports its output: %v", err)
+	}
+	f.pollBatch(t, orphan)
 	job, err := f.b.StartBatch(ctx, req)
 	if err != nil || job != orphan {
 		t.Fatalf("StartBatch = %q, %v; want the orphan %q", job, err, orphan)

@@ -103,10 +103,13 @@ func (b *Backend) startOnce(ctx context.Context, s batchStart) (string, error) {
 
 // findStarted looks for a batch operation on s.model with s's input, created
 // since claimedAt, whose output directory (once reported) is under s.output;
-// the earliest such operation is the claimer's.
+// the earliest such operation is the claimer's. An operation that matches but
+// has not reported its output directory yet may belong to another key with the
+// same input: it is not adopted, and the caller is asked to retry.
 func (b *Backend) findStarted(ctx context.Context, s batchStart, claimedAt time.Time) (string, error) {
 	var found string
 	var foundAt time.Time
+	ambiguous := false
 	err := b.listOperations(ctx, s.model, "worksOn = "+s.model, func(op *longrunningpb.Operation, meta *automlpb.OperationMetadata) bool {
 		d := meta.GetBatchPredictDetails()
 		if d == nil || !proto.Equal(d.GetInputConfig(), s.input) {
@@ -116,7 +119,12 @@ func (b *Backend) findStarted(ctx context.Context, s batchStart, claimedAt time.
 		if created.Before(claimedAt.Add(-clockSkew)) {
 			return false
 		}
-		if dir := d.GetOutputInfo().GetGcsOutputDirectory(); dir != "" && !hasDirPrefix(dir, s.output) {
+		dir := d.GetOutputInfo().GetGcsOutputDirectory()
+		if dir == "" {
+			ambiguous = true
+			return false
+		}
+		if !hasDirPrefix(dir, s.output) {
 			return false
 		}
 		if found == "" || created.Before(foundAt) {
@@ -126,6 +134,9 @@ func (b *Backend) findStarted(ctx context.Context, s batchStart, claimedAt time.
 	})
 	if err != nil {
 		return "", fmt.Errorf("automl: batch %s: look for a started operation: %w", s.key, err)
+	}
+	if found == "" && ambiguous {
+		return "", fmt.Errorf("automl: batch %s: an operation with this input has not reported its output yet; retry once it has", s.key)
 	}
 	return found, nil
 }
