@@ -155,7 +155,7 @@ variable "force_destroy" {
 variable "specs_dir" {
   description = "Directory of pipeline spec files (*.yaml, *.yml), relative to the repository root or absolute. They are uploaded to gs://STATE_BUCKET/specs/."
   type        = string
-  default     = "specs"
+  default     = "infra/specs"
 
   validation {
     condition     = length(trimspace(var.specs_dir)) > 0
