@@ -1,7 +1,9 @@
-// Package sweep is the function Cloud Scheduler calls every few minutes to
-// keep the pipeline honest: it re-drives runs that stalled (a task lost or out
-// of retries, a crash between a commit and an enqueue) and fails runs that
-// keep stalling, so that every run ends.
+// Package sweep is the function Cloud Scheduler calls every few minutes to keep
+// the pipeline honest: it starts runs for inbox files whose event was lost,
+// re-drives runs that stalled (a task lost or out of retries, a crash between
+// a commit and an enqueue), and fails runs that keep stalling, so that every
+// run ends. It is idempotent and bounded in time: what one sweep does not
+// reach, the next one does.
 package sweep
 
 import (
@@ -28,19 +30,32 @@ type Sweeper struct {
 	app *app.App
 	// Grace is how long past its due time a run may sit before it counts as stalled.
 	Grace time.Duration
+	// Lookback bounds the inbox files checked for a lost event, by upload time.
+	Lookback time.Duration
+	// Budget bounds one sweep.
+	Budget time.Duration
 }
 
 // New returns the sweeper.
 func New(a *app.App) *Sweeper {
-	return &Sweeper{app: a, Grace: a.Config.Budget() + a.Config.SafetyMargin + 2*a.Config.PollInterval}
+	c := a.Config
+	return &Sweeper{
+		app:      a,
+		Grace:    c.Budget() + c.SafetyMargin + 2*c.PollInterval,
+		Lookback: c.SweepLookback,
+		Budget:   c.Budget(),
+	}
 }
 
 // Report is what one sweep did.
 type Report struct {
 	Checked  int      `json:"checked"`
+	Started  []string `json:"started"`
 	Redriven []string `json:"redriven"`
 	Failed   []string `json:"failed"`
 	Errors   []string `json:"errors,omitempty"`
+	// Incomplete is true when the budget ended the sweep early.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // ServeHTTP sweeps once and answers the report as JSON.
@@ -54,32 +69,47 @@ func (s *Sweeper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(rep)
 }
 
-// Sweep looks at every running run once.
+// Sweep does one pass: lost events first, then stalled runs.
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
-	rep := Report{Redriven: []string{}, Failed: []string{}}
+	rep := Report{Started: []string{}, Redriven: []string{}, Failed: []string{}}
+	deadline := time.Now().Add(s.Budget)
 	runs, err := s.app.Runs.List(ctx, "")
 	if err != nil {
 		return rep, err
 	}
+	if err := s.startLost(ctx, runs, deadline, &rep); err != nil {
+		return rep, err
+	}
+	s.unstick(ctx, runs, deadline, &rep)
+	s.app.Log.InfoContext(ctx, "sweep done", "checked", rep.Checked, "started", len(rep.Started),
+		"redriven", len(rep.Redriven), "failed", len(rep.Failed), "errors", len(rep.Errors), "incomplete", rep.Incomplete)
+	return rep, nil
+}
+
+// unstick re-drives or fails every stalled run.
+func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, deadline time.Time, rep *Report) {
 	k := s.app.Kernel
 	for _, r := range runs {
 		if r.Terminal() {
 			continue
 		}
+		if time.Now().After(deadline) {
+			rep.Incomplete = true
+			return
+		}
 		rep.Checked++
 		if !k.Stalled(r, s.Grace) {
 			continue
 		}
-		after, err := k.Unstick(ctx, r.ID, s.Grace, MaxRedrives)
+		after, acted, err := k.Unstick(ctx, r.ID, s.Grace, MaxRedrives)
 		switch {
 		case err != nil:
 			rep.Errors = append(rep.Errors, r.ID+": "+err.Error())
+		case !acted:
 		case after.Status == run.Failed:
 			rep.Failed = append(rep.Failed, r.ID)
-		case after.Redrives > r.Redrives:
+		default:
 			rep.Redriven = append(rep.Redriven, r.ID)
 		}
 	}
-	s.app.Log.InfoContext(ctx, "sweep done", "checked", rep.Checked, "redriven", len(rep.Redriven), "failed", len(rep.Failed))
-	return rep, nil
 }

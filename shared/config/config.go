@@ -53,6 +53,13 @@ type Config struct {
 	// MaxAttempts is the queue's max attempts; the last failing attempt fails the run.
 	MaxAttempts int `env:"DROPCAST_MAX_ATTEMPTS" default:"10"`
 
+	// SweepLookback is how far back the sweeper looks for inbox files whose
+	// event was lost (by upload time).
+	SweepLookback time.Duration `env:"DROPCAST_SWEEP_LOOKBACK" default:"24h"`
+	// UndeployGrace is how long a deployed model may sit with no run holding
+	// it before the sweeper undeploys it.
+	UndeployGrace time.Duration `env:"DROPCAST_UNDEPLOY_GRACE" default:"15m"`
+
 	// Endpoints of local emulators. Empty means the real Google service.
 	StorageEndpoint  string `env:"DROPCAST_STORAGE_ENDPOINT"`
 	TasksEndpoint    string `env:"DROPCAST_TASKS_ENDPOINT"`
@@ -91,6 +98,21 @@ func Vars() []Var {
 		})
 	}
 	return vars
+}
+
+// Default returns the configuration with every default applied and nothing
+// else set (not valid until the required fields are filled in).
+func Default() Config {
+	var c Config
+	v := reflect.ValueOf(&c).Elem()
+	for i, vr := range Vars() {
+		if vr.Default != "" {
+			if err := setField(v.Field(i), vr.Default); err != nil {
+				panic(fmt.Sprintf("config: bad default for %s: %v", vr.Name, err))
+			}
+		}
+	}
+	return c
 }
 
 // FromEnv reads the configuration from the environment and validates it.

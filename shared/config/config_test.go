@@ -67,3 +67,14 @@ func TestVarsListsSecrets(t *testing.T) {
 		t.Fatalf("%d secret variables, want 2", secrets)
 	}
 }
+
+func TestDefaultMatchesFromLookup(t *testing.T) {
+	d := Default()
+	c, err := FromLookup(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.StepTimeout != c.StepTimeout || d.SweepLookback != c.SweepLookback || d.MaxAttempts != c.MaxAttempts || d.Region != c.Region {
+		t.Fatalf("Default %+v differs from FromLookup's defaults %+v", d, c)
+	}
+}

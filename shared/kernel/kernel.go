@@ -147,8 +147,9 @@ func (k *Kernel) Stalled(r *run.Run, grace time.Duration) bool {
 
 // Unstick re-drives a stalled run under a fresh task name (the old task may
 // have run out of retries, and its name stays blocked for an hour), or fails
-// it once it has been re-driven maxRedrives times. It returns the new record.
-func (k *Kernel) Unstick(ctx context.Context, id string, grace time.Duration, maxRedrives int) (*run.Run, error) {
+// it once it has been re-driven maxRedrives times. It returns the record and
+// whether this call changed it (false: the run was not stalled after all).
+func (k *Kernel) Unstick(ctx context.Context, id string, grace time.Duration, maxRedrives int) (*run.Run, bool, error) {
 	now := k.now()
 	r, err := k.store.Update(ctx, id, func(r *run.Run) error {
 		if !k.Stalled(r, grace) {
@@ -167,16 +168,16 @@ func (k *Kernel) Unstick(ctx context.Context, id string, grace time.Duration, ma
 		return nil
 	})
 	if errors.Is(err, errNotStalled) {
-		return r, nil
+		return r, false, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if r.Status == run.Failed {
 		k.announce(ctx, r, r.Error.Step, kindFailed)
-		return r, nil
+		return r, true, nil
 	}
-	return r, k.Redrive(ctx, r)
+	return r, true, k.Redrive(ctx, r)
 }
 
 var errNotStalled = errors.New("run is not stalled")

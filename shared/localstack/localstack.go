@@ -60,6 +60,9 @@ type Options struct {
 	Latency time.Duration
 	// TaskFaults injects faults into Cloud Tasks (duplicate deliveries…).
 	TaskFaults tasksemu.Faults
+	// LoseEvent, when it returns true for an inbox object, drops its storage
+	// event before ingest sees it, as a lost notification would.
+	LoseEvent func(object string) bool
 }
 
 // Stack is a running local deployment.
@@ -155,26 +158,18 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.URL = "http://" + ln.Addr().String()
 
-	s.Config = config.Config{
-		Project: Project, Region: Region,
-		InboxBucket: InboxBucket, StateBucket: StateBucket, WorkBucket: WorkBucket, ResultsBucket: ResultsBucket,
-		Specs:            "gs://" + StateBucket + "/specs/",
-		TasksQueue:       "projects/" + Project + "/locations/" + Region + "/queues/" + QueueID,
-		StepBaseURL:      s.URL,
-		EventsTopic:      EventsTopic,
-		StepTimeout:      10 * time.Minute,
-		DispatchDeadline: 10 * time.Minute,
-		SafetyMargin:     30 * time.Second,
-		PollInterval:     opts.Latency / 2,
-		MaxAttempts:      10,
-		StorageEndpoint:  s.GCS.Endpoint(),
-		TasksEndpoint:    s.Tasks.Addr(),
-		BigQueryEndpoint: s.BQ.Endpoint(),
-		PubSubEndpoint:   s.PubSub.Addr(),
-		VertexEndpoint:   s.Vertex.Addr(),
-		AutoMLEndpoint:   s.AutoML.Addr(),
-		StatusURL:        s.URL + "/status",
-	}
+	c := config.Default()
+	c.Project, c.Region = Project, Region
+	c.InboxBucket, c.StateBucket, c.WorkBucket, c.ResultsBucket = InboxBucket, StateBucket, WorkBucket, ResultsBucket
+	c.Specs = "gs://" + StateBucket + "/specs/"
+	c.TasksQueue = "projects/" + Project + "/locations/" + Region + "/queues/" + QueueID
+	c.StepBaseURL = s.URL
+	c.EventsTopic = EventsTopic
+	c.PollInterval = opts.Latency / 2
+	c.StorageEndpoint, c.TasksEndpoint, c.BigQueryEndpoint = s.GCS.Endpoint(), s.Tasks.Addr(), s.BQ.Endpoint()
+	c.PubSubEndpoint, c.VertexEndpoint, c.AutoMLEndpoint = s.PubSub.Addr(), s.Vertex.Addr(), s.AutoML.Addr()
+	c.StatusURL = s.URL + "/status"
+	s.Config = c
 	if opts.Configure != nil {
 		opts.Configure(&s.Config)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/dropcast/dropcast/functions/preprocess"
 	"github.com/dropcast/dropcast/functions/sweep"
 	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/gcsevent"
 )
 
 // routes serves every HTTP function at /NAME, as functions-framework does
@@ -40,7 +41,14 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 		topic, sub string
 		fn         func(context.Context, event.Event) error
 	}{
-		{inboxTopic, "ingest", func(ctx context.Context, e event.Event) error { return ingest.Handle(ctx, s.App, e) }},
+		{inboxTopic, "ingest", func(ctx context.Context, e event.Event) error {
+			if opts.LoseEvent != nil {
+				if o, err := gcsevent.Decode(e); err == nil && opts.LoseEvent(o.Name) {
+					return nil // acknowledged, never delivered
+				}
+			}
+			return ingest.Handle(ctx, s.App, e)
+		}},
 		{EventsTopic, "notify", func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.App, e) }},
 	}
 	if opts.OnEvent != nil {

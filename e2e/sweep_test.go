@@ -1,0 +1,151 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dropcast/dropcast/functions/sweep"
+	"github.com/dropcast/dropcast/shared/config"
+	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/localstack"
+	"github.com/dropcast/dropcast/shared/run"
+	"github.com/dropcast/dropcast/shared/sample"
+)
+
+// shortBudget makes stalls visible within a test: a 1s budget, so a run with
+// no progress for a few seconds counts as stalled.
+func shortBudget(c *config.Config) {
+	c.StepTimeout, c.DispatchDeadline, c.SafetyMargin = 2*time.Second, 15*time.Second, time.Second
+}
+
+// callSweep calls the sweep function as Cloud Scheduler does.
+func callSweep(t *testing.T, s *localstack.Stack) sweep.Report {
+	t.Helper()
+	resp, err := http.Post(s.URL+"/sweep", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sweep answered %d", resp.StatusCode)
+	}
+	var rep sweep.Report
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func TestSweepStartsRunWhoseEventWasLost(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{LoseEvent: func(string) bool { return true }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id, err := s.Drop(ctx, sampleObject(), sample.CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the event had its chance
+	if _, err := s.App.Runs.Get(ctx, id); err == nil {
+		t.Fatal("a run started although its event was lost")
+	}
+	rep := callSweep(t, s)
+	if len(rep.Started) != 1 || rep.Started[0] != id {
+		t.Fatalf("sweep report %+v, want run %s started", rep, id)
+	}
+	r, err := s.Wait(ctx, id, nil)
+	if err != nil || r.Status != run.Succeeded {
+		t.Fatalf("run %v: %v", r, err)
+	}
+	if again := callSweep(t, s); len(again.Started) != 0 {
+		t.Fatalf("second sweep started %v", again.Started)
+	}
+}
+
+// stalledRun stores a run record whose first task was never enqueued (the
+// process died between the commit and the enqueue) an hour ago.
+func stalledRun(t *testing.T, s *localstack.Stack, redrives int) *run.Run {
+	t.Helper()
+	ctx := context.Background()
+	w := s.Storage.Bucket(localstack.InboxBucket).Object(sampleObject()).NewWriter(ctx)
+	w.Write(sample.CSV)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src := run.Source{Bucket: localstack.InboxBucket, Object: sampleObject(), Generation: w.Attrs().Generation}
+	r := run.New(run.ID("purchases", src), "purchases", src, "20260426", run.Plan, time.Now().Add(-time.Hour))
+	r.Redrives = redrives
+	if err := s.App.Runs.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestSweepRedrivesStalledRunOnce(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{Configure: shortBudget, LoseEvent: func(string) bool { return true }})
+	r := stalledRun(t, s, 0)
+	// Two schedulers firing at once: the run is re-driven exactly once.
+	var wg sync.WaitGroup
+	reps := make([]sweep.Report, 2)
+	for i := range reps {
+		wg.Add(1)
+		go func() { defer wg.Done(); reps[i] = callSweep(t, s) }()
+	}
+	wg.Wait()
+	if n := len(reps[0].Redriven) + len(reps[1].Redriven); n != 1 {
+		t.Fatalf("re-driven %d times: %+v", n, reps)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	final, err := s.Wait(ctx, r.ID, nil)
+	if err != nil || final.Status != run.Succeeded || final.Redrives != 1 {
+		t.Fatalf("run after re-drive: %+v, %v", final, err)
+	}
+}
+
+func TestSweepFailsRunThatKeepsStallingAndAnnouncesItOnce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	failed := 0
+	s := mustStack(t, localstack.Options{Configure: shortBudget, LoseEvent: func(string) bool { return true },
+		OnEvent: func(e events.Event) {
+			if e.Type == events.RunFailed {
+				mu.Lock()
+				failed++
+				mu.Unlock()
+			}
+		}})
+	r := stalledRun(t, s, sweep.MaxRedrives)
+	first := callSweep(t, s)
+	second := callSweep(t, s)
+	if len(first.Failed) != 1 || len(second.Failed) != 0 {
+		t.Fatalf("sweeps failed %v then %v", first.Failed, second.Failed)
+	}
+	got, err := s.App.Runs.Get(context.Background(), r.ID)
+	if err != nil || got.Status != run.Failed || got.Error == nil || got.Error.Step != run.Preprocess {
+		t.Fatalf("record %+v, %v", got, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := failed
+		mu.Unlock()
+		if n == 1 {
+			time.Sleep(200 * time.Millisecond) // and no second one follows
+			mu.Lock()
+			n = failed
+			mu.Unlock()
+			if n != 1 {
+				t.Fatalf("%d run.failed events", n)
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("no run.failed event")
+}
