@@ -62,6 +62,26 @@ locals {
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
+    # Reads the schedule's table or query (jobs in this project; tables in the
+    # dataset: grant dataViewer elsewhere yourself for queries that read other
+    # datasets) and writes the clean parts.
+    export = {
+      project = ["roles/bigquery.jobUser"]
+      dataset = ["roles/bigquery.dataViewer"]
+      work    = ["roles/storage.objectAdmin"]
+      state   = ["roles/storage.objectAdmin"]
+      queue   = ["roles/cloudtasks.enqueuer"]
+      invoker = ["roles/iam.serviceAccountUser"]
+      events  = ["roles/pubsub.publisher"]
+    }
+    # Creates the run record (state also holds the specs it reads) and
+    # enqueues the first step.
+    trigger = {
+      state   = ["roles/storage.objectAdmin"]
+      queue   = ["roles/cloudtasks.enqueuer"]
+      invoker = ["roles/iam.serviceAccountUser"]
+      events  = ["roles/pubsub.publisher"]
+    }
     notify = {
       project       = ["roles/eventarc.eventReceiver"]
       slack_webhook = ["roles/secretmanager.secretAccessor"]

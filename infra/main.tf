@@ -3,7 +3,9 @@
 #   inbox --(Eventarc: object finalized)--> ingest --(Cloud Tasks)--> preprocess
 #     --> load (BigQuery) --> predict (Vertex AI / AutoML) --> postprocess
 #   every step --(Pub/Sub events topic)--> notify --> Slack
-#   Cloud Scheduler --> sweep (every few minutes), trigger (scheduled runs)
+#   Cloud Scheduler --> sweep (every few minutes)
+#   Cloud Scheduler --(a spec's schedules)--> trigger --> export (BigQuery)
+#     --> predict --> postprocess
 #   status: private HTTP status page
 #
 # Every function is built from one archive of the repository: the root Go
@@ -75,6 +77,18 @@ locals {
         retry        = false
       }
     }
+    export = {
+      description = "First step of a scheduled run: exports a BigQuery table or query as the run's clean parts."
+      memory      = "1Gi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
+    trigger = {
+      description = "Starts a scheduled run of a pipeline (Cloud Scheduler, one job per schedule in the specs)."
+      memory      = "256Mi"
+      ingress     = var.step_ingress
+      trigger     = null
+    }
     sweep = {
       description = "Re-drives stuck runs, starts runs for missed files and undeploys idle models (Cloud Scheduler)."
       memory      = "512Mi"
@@ -124,6 +138,8 @@ locals {
     DROPCAST_POLL_INTERVAL     = "${var.poll_interval_seconds}s"
     DROPCAST_MAX_ATTEMPTS      = tostring(var.max_attempts)
     DROPCAST_STATUS_URL        = "${local.step_base_url}/status"
+    DROPCAST_SWEEP_LOOKBACK    = "${var.sweep_lookback_hours}h"
+    DROPCAST_UNDEPLOY_GRACE    = "${var.undeploy_grace_minutes}m"
   }
 
   # Secret environment variables by name: the Secret Manager secret holding it.
@@ -235,11 +251,43 @@ module "function" {
 
 # --- Pipeline specs ----------------------------------------------------------
 
+locals {
+  # Every spec file in specs_dir, decoded. A file that is not YAML fails the
+  # plan, as it would fail every function that loads the specs.
+  spec_files = fileset(local.specs_dir, "*.{yaml,yml}")
+  specs      = { for f in local.spec_files : f => yamldecode(file("${local.specs_dir}/${f}")) }
+
+  # Every schedule of every spec (the specs are the only list of schedules),
+  # keyed "PIPELINE/SCHEDULE". flatten([...]) accepts a spec without
+  # schedules or with "schedules:" left empty; a spec with schedules must
+  # have a name. A schedule name used twice in one spec fails the plan with
+  # "Duplicate object key".
+  schedules = merge([
+    for f, spec in local.specs : {
+      for s in flatten([try(spec.schedules, [])]) : "${spec.name}/${s.name}" => {
+        file      = f
+        pipeline  = spec.name
+        schedule  = s.name
+        cron      = s.cron
+        time_zone = try(s.time_zone, null) == null || try(s.time_zone, "") == "" ? "Etc/UTC" : s.time_zone
+      } if s != null
+    }
+  ]...)
+}
+
 resource "google_storage_bucket_object" "spec" {
-  for_each = fileset(local.specs_dir, "*.{yaml,yml}")
+  for_each = local.spec_files
 
   bucket       = google_storage_bucket.state.name
   name         = "${local.specs_prefix}${each.value}"
   source       = "${local.specs_dir}/${each.value}"
   content_type = "application/yaml"
+
+  lifecycle {
+    # The functions load every spec or none: two specs with one name fail them all.
+    precondition {
+      condition     = length([for f, spec in local.specs : f if try(spec.name, null) == try(local.specs[each.key].name, null)]) == 1
+      error_message = "${each.key}: another spec in specs_dir has the same name (or neither has one); pipeline names must be unique."
+    }
+  }
 }

@@ -63,11 +63,6 @@ resource "google_secret_manager_secret" "webhook" {
 
 # --- Cloud Scheduler ---------------------------------------------------------
 
-locals {
-  # Scheduled runs go to trigger when the code has one, else to sweep.
-  scheduled_run_target = contains(keys(local.functions), "trigger") ? "trigger" : "sweep"
-}
-
 resource "google_cloud_scheduler_job" "sweep" {
   name             = "${var.name_prefix}-sweep"
   region           = var.region
@@ -95,32 +90,54 @@ resource "google_cloud_scheduler_job" "sweep" {
   depends_on = [module.function]
 }
 
+# One job per schedule in the pipeline specs (local.schedules, main.tf). It
+# POSTs {"pipeline": P, "schedule": S} to trigger, which derives the run ID
+# from the pipeline, the schedule and X-CloudScheduler-ScheduleTime: a retry
+# of the same scheduled time finds the run it already started, so retrying is
+# safe. Nothing else re-drives a scheduled run whose trigger never got
+# through (the sweep only re-drives runs that exist), hence the retries.
 resource "google_cloud_scheduler_job" "run" {
-  for_each = { for r in var.scheduled_runs : r.name => r }
+  for_each = local.schedules
 
-  name             = "${var.name_prefix}-run-${each.key}"
+  # Job IDs allow [A-Za-z0-9_-]; pipeline and schedule names have no "_".
+  name             = "${var.name_prefix}-run-${each.value.pipeline}_${each.value.schedule}"
   region           = var.region
-  description      = "Scheduled run of pipeline ${each.value.pipeline}."
+  description      = "Schedule ${each.value.schedule} of pipeline ${each.value.pipeline} (${each.value.file})."
   schedule         = each.value.cron
   time_zone        = each.value.time_zone
   attempt_deadline = "${var.step_timeout_seconds}s"
 
   retry_config {
-    retry_count          = 3
+    retry_count          = 5 # the most Cloud Scheduler allows
+    max_retry_duration   = "0s"
     min_backoff_duration = "30s"
+    max_backoff_duration = "600s"
+    max_doublings        = 3
   }
 
   http_target {
     http_method = "POST"
-    uri         = "${local.step_base_url}/${local.scheduled_run_target}"
+    uri         = "${local.step_base_url}/trigger"
     headers     = { "Content-Type" = "application/json" }
-    body        = base64encode(jsonencode({ pipeline = each.value.pipeline, schedule = each.key }))
+    body        = base64encode(jsonencode({ pipeline = each.value.pipeline, schedule = each.value.schedule }))
 
     oidc_token {
       service_account_email = google_service_account.invoker.email
-      audience              = "${local.step_base_url}/${local.scheduled_run_target}"
+      audience              = "${local.step_base_url}/trigger"
     }
   }
 
-  depends_on = [module.function]
+  lifecycle {
+    precondition {
+      condition     = can(regex("^[a-z][a-z0-9-]{0,29}$", each.value.schedule)) && can(regex("^[a-z][a-z0-9-]{0,39}$", each.value.pipeline))
+      error_message = "${each.value.file}: pipeline and schedule names are lower-case letters, digits and dashes, starting with a letter (at most 40 and 30 characters)."
+    }
+    precondition {
+      condition     = length(regexall("\\S+", each.value.cron)) == 5
+      error_message = "${each.value.file}: schedule ${each.value.schedule}: cron is five unix-cron fields, e.g. \"0 6 * * *\"."
+    }
+  }
+
+  # trigger reads the spec from the state bucket when the job fires.
+  depends_on = [module.function, google_storage_bucket_object.spec]
 }

@@ -62,3 +62,8 @@ output "invoker_service_account" {
   description = "Identity Cloud Tasks and Cloud Scheduler call the steps as."
   value       = google_service_account.invoker.email
 }
+
+output "scheduled_runs" {
+  description = "Cloud Scheduler job of every schedule in the pipeline specs, by PIPELINE/SCHEDULE."
+  value       = { for k, j in google_cloud_scheduler_job.run : k => j.name }
+}

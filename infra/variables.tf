@@ -153,7 +153,7 @@ variable "force_destroy" {
 }
 
 variable "specs_dir" {
-  description = "Directory of pipeline spec files (*.yaml, *.yml), relative to the repository root or absolute. They are uploaded to gs://STATE_BUCKET/specs/."
+  description = "Directory of pipeline spec files (*.yaml, *.yml), relative to the repository root or absolute. They are uploaded to gs://STATE_BUCKET/specs/, and each of their schedules gets a Cloud Scheduler job."
   type        = string
   default     = "infra/specs"
 
@@ -174,31 +174,25 @@ variable "sweep_interval_minutes" {
   }
 }
 
-variable "scheduled_runs" {
-  description = "Runs started on a schedule without an uploaded file: one Cloud Scheduler job each, POSTing {\"pipeline\": PIPELINE, \"schedule\": NAME} to the trigger function (or sweep when there is none)."
-  type = list(object({
-    name      = string
-    cron      = string
-    pipeline  = string
-    time_zone = optional(string, "Etc/UTC")
-  }))
-  default = []
+variable "sweep_lookback_hours" {
+  description = "How far back, by upload time, the sweep looks for inbox files whose event was lost (DROPCAST_SWEEP_LOOKBACK). Files older than this are never picked up by the sweep."
+  type        = number
+  default     = 24
 
   validation {
-    condition     = alltrue([for r in var.scheduled_runs : can(regex("^[a-z][a-z0-9-]{0,39}$", r.name))])
-    error_message = "scheduled_runs: name is 1 to 40 lower-case letters, digits and dashes, starting with a letter."
+    condition     = var.sweep_lookback_hours >= 1 && var.sweep_lookback_hours <= 720 && floor(var.sweep_lookback_hours) == var.sweep_lookback_hours
+    error_message = "sweep_lookback_hours: a whole number of hours, 1 to 720 (30 days)."
   }
+}
+
+variable "undeploy_grace_minutes" {
+  description = "Minutes a deployed model may sit with no run holding it before the sweep undeploys it (DROPCAST_UNDEPLOY_GRACE). Longer keeps endpoints warm between runs, at the cost of paying for them."
+  type        = number
+  default     = 15
+
   validation {
-    condition     = length(distinct([for r in var.scheduled_runs : r.name])) == length(var.scheduled_runs)
-    error_message = "scheduled_runs: names must be unique."
-  }
-  validation {
-    condition     = alltrue([for r in var.scheduled_runs : length(split(" ", trimspace(r.cron))) == 5])
-    error_message = "scheduled_runs: cron is a five-field unix-cron expression, e.g. \"0 6 * * *\"."
-  }
-  validation {
-    condition     = alltrue([for r in var.scheduled_runs : can(regex("^[a-z0-9-]+$", r.pipeline))])
-    error_message = "scheduled_runs: pipeline is a pipeline spec name ([a-z0-9-])."
+    condition     = var.undeploy_grace_minutes >= 0 && var.undeploy_grace_minutes <= 10080 && floor(var.undeploy_grace_minutes) == var.undeploy_grace_minutes
+    error_message = "undeploy_grace_minutes: a whole number of minutes, 0 to 10080 (a week)."
   }
 }
 

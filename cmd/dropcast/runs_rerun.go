@@ -112,6 +112,7 @@ func rerunRun(ctx context.Context, a *app.App, r *run.Run, from string, force bo
 // those of the steps it runs again, so the record never mixes epochs.
 var produces = map[string]struct{ outputs, counters []string }{
 	run.Preprocess:  {[]string{"clean", "rejects"}, []string{run.RowsIn, run.RowsClean, run.RowsRejected}},
+	run.Export:      {[]string{"clean"}, []string{run.RowsIn, run.RowsClean}},
 	run.Load:        {[]string{"table"}, []string{run.RowsLoaded}},
 	run.Predict:     {[]string{"prediction_job", "predictions"}, nil},
 	run.Postprocess: {[]string{"results", "results_table"}, []string{run.RowsPredicted, run.RowsErrored, run.RowsResults}},
@@ -153,17 +154,24 @@ func restart(r *run.Run, from string, now time.Time) error {
 	return nil
 }
 
-// carryOver copies the files of the kept preprocess step (clean/ and
-// rejects/, which load, predict and postprocess read from their own epoch's
-// prefix) into epoch next, and returns their new locations.
+// carryOver copies the work files that kept steps produced and later steps
+// read from their own epoch's prefix — clean/ (and rejects/, to keep the
+// record whole), written by preprocess or a scheduled run's export — into
+// epoch next, and returns their new locations.
 func carryOver(ctx context.Context, gcs *storage.Client, r *run.Run, from string, next int) (map[string]string, error) {
-	if from == run.Preprocess || r.StepState(run.Preprocess) == nil {
-		return nil, nil
+	kept := map[string]bool{}
+	for _, st := range r.Steps {
+		if st.Name == from {
+			break
+		}
+		for _, o := range produces[st.Name].outputs {
+			kept[o] = true
+		}
 	}
 	moved := map[string]string{}
 	for _, name := range []string{"clean", "rejects"} {
 		src, ok := r.Outputs[name]
-		if !ok {
+		if !ok || !kept[name] {
 			continue
 		}
 		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(src, "gs://"), "/")

@@ -1,6 +1,7 @@
 // Package load is the step that loads a run's clean parts into BigQuery with
-// one idempotent load job, replacing the file's date partition by default, and
-// polls the job across invocations instead of waiting on it.
+// one idempotent load job, as the spec's write mode says (replacing the file's
+// date partition by default), and polls the job across invocations instead
+// of waiting on it.
 package load
 
 import (
@@ -39,8 +40,13 @@ func (s *Step) Name() string { return run.Load }
 
 // Checkpoint remembers the job being polled.
 type Checkpoint struct {
-	JobID string `json:"job_id"`
-	Table string `json:"table"`
+	JobID    string `json:"job_id"`
+	Table    string `json:"table"`
+	Location string `json:"location,omitempty"`
+}
+
+func (cp Checkpoint) job(project string) bqload.Job {
+	return bqload.Job{Project: project, ID: cp.JobID, Location: cp.Location}
 }
 
 // JobID is the load job's ID for a run's epoch: the same run and epoch always
@@ -49,14 +55,10 @@ func JobID(r *run.Run) string {
 	return fmt.Sprintf("dropcast_%s_e%d_load", strings.ReplaceAll(r.ID, "-", "_"), r.Epoch)
 }
 
-// Run starts the load job (once) and checks it.
-func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) {
-	var cp Checkpoint
-	if _, err := x.Checkpoint(&cp); err != nil {
-		return kernel.Outcome{}, err
-	}
+// Request is the load a run's epoch makes.
+func (s *Step) Request(x *kernel.Exec) bqload.Request {
 	d := x.Pipeline.Destination
-	req := bqload.Request{
+	return bqload.Request{
 		Table:          bqload.ParseTable(d.Table, s.project),
 		Schema:         x.Pipeline.Schema.BigQuery(),
 		WriteMode:      d.WriteMode,
@@ -66,34 +68,60 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		SourceURIs:     []string{"gs://" + s.workBucket + "/" + x.Run.WorkPrefix() + "clean/part-*"},
 		JobID:          JobID(x.Run),
 	}
+}
+
+// Run starts the load job (once) and checks it once: it never waits.
+func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) {
+	var cp Checkpoint
+	if _, err := x.Checkpoint(&cp); err != nil {
+		return kernel.Outcome{}, err
+	}
+	req := s.Request(x)
 	if cp.JobID == "" {
-		err := bqload.EnsureTable(ctx, s.bq, req)
-		var se *bqload.SchemaError
-		if errors.As(err, &se) {
+		var err error
+		cp, err = s.start(ctx, x, req)
+		if permanent(err) {
 			return kernel.Failed(err), nil
 		}
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
-		if err := bqload.Start(ctx, s.bq, req); err != nil {
-			return kernel.Outcome{}, err
-		}
-		cp = Checkpoint{JobID: req.JobID, Table: req.Table.Project + "." + req.Table.Dataset + "." + req.Destination()}
-		if err := x.Save(ctx, cp); err != nil {
-			return kernel.Outcome{}, err
+		if x.Remaining() <= 0 {
+			return kernel.PollLater(0, cp), nil
 		}
 	}
-	st, err := bqload.Check(ctx, s.bq, req.Table.Project, cp.JobID)
+	st, err := bqload.CheckJob(ctx, s.bq, cp.job(req.Table.Project))
 	if err != nil {
 		return kernel.Outcome{}, err
 	}
-	if !st.Done {
+	switch {
+	case !st.Done:
 		return kernel.PollLater(0, cp), nil
-	}
-	if st.Err != nil {
+	case st.Err != nil:
 		return kernel.Failed(st.Err), nil
 	}
 	x.SetCounter(run.RowsLoaded, st.Rows)
 	x.SetOutput("table", cp.Table)
 	return kernel.Done(), nil
+}
+
+// start prepares the table, starts the job (or re-attaches to it) and saves
+// where to poll it.
+func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request) (Checkpoint, error) {
+	job, err := bqload.Load(ctx, s.bq, req)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	cp := Checkpoint{JobID: job.ID, Location: job.Location, Table: req.Table.Project + "." + req.Table.Dataset + "." + req.Destination()}
+	if err := x.Save(ctx, cp); err != nil {
+		return Checkpoint{}, fmt.Errorf("save load checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// permanent reports errors no retry can fix: a spec that conflicts with the
+// table, or a request that would load the wrong thing.
+func permanent(err error) bool {
+	var se *bqload.SchemaError
+	return errors.As(err, &se) || errors.Is(err, bqload.ErrInvalidRequest)
 }

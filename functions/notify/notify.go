@@ -11,15 +11,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
-	"cloud.google.com/go/storage"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"google.golang.org/api/googleapi"
 
 	"github.com/dropcast/dropcast/shared/app"
 	"github.com/dropcast/dropcast/shared/events"
@@ -31,6 +27,10 @@ func init() {
 
 // Attempts is how many times a webhook is tried before the message is dropped.
 const Attempts = 4
+
+// Backoff is the wait before a webhook's second attempt; it doubles before
+// each further one (0.2 s, 0.4 s, 0.8 s).
+const Backoff = 200 * time.Millisecond
 
 // Handle announces one event. It returns nil always: notification never
 // fails or holds up a run, and a redelivered event is absorbed by the marker.
@@ -62,13 +62,13 @@ func Handle(ctx context.Context, a *app.App, e event.Event) error {
 	client := &http.Client{Timeout: 10 * time.Second}
 	if u := a.Config.SlackWebhookURL; u != "" {
 		body, _ := json.Marshal(SlackMessage(ev, a.Config.StatusURL))
-		if err := post(ctx, client, u, body); err != nil {
+		if err := post(ctx, client, u, body, Backoff); err != nil {
 			log.WarnContext(ctx, "slack notification dropped", "err", err)
 		}
 	}
 	if u := a.Config.WebhookURL; u != "" {
 		body, _ := json.Marshal(ev)
-		if err := post(ctx, client, u, body); err != nil {
+		if err := post(ctx, client, u, body, Backoff); err != nil {
 			log.WarnContext(ctx, "webhook notification dropped", "err", err)
 		}
 	}
@@ -93,58 +93,4 @@ func Decode(e event.Event) (events.Event, error) {
 		return ev, errors.New("run event without run_id or type")
 	}
 	return ev, nil
-}
-
-// claim creates the event's marker; false when it existed (a duplicate).
-func claim(ctx context.Context, gcs *storage.Client, bucket string, ev events.Event) (bool, error) {
-	name := fmt.Sprintf("notified/%s-e%d-%s", ev.RunID, ev.Epoch, ev.Type)
-	w := gcs.Bucket(bucket).Object(name).If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	io.WriteString(w, ev.Time.Format(time.RFC3339Nano))
-	err := w.Close()
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) && gerr.Code == http.StatusPreconditionFailed {
-		return false, nil
-	}
-	if err != nil {
-		return true, fmt.Errorf("write %s: %w", name, err) // announce anyway: better twice than never
-	}
-	return true, nil
-}
-
-// post sends body, retrying 5xx, 429 and transport errors with exponential
-// backoff, Attempts times at most. The URL is a secret: errors never include it.
-func post(ctx context.Context, c *http.Client, url string, body []byte) error {
-	backoff := 200 * time.Millisecond
-	var last error
-	for i := range Attempts {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(backoff):
-			}
-			backoff *= 2
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
-		if err != nil {
-			return errors.New("build webhook request: invalid webhook URL")
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			last = fmt.Errorf("attempt %d: webhook unreachable", i+1)
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode < 300:
-			return nil
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-			last = fmt.Errorf("attempt %d: webhook answered %d", i+1, resp.StatusCode)
-		default:
-			return fmt.Errorf("webhook answered %d", resp.StatusCode)
-		}
-	}
-	return fmt.Errorf("gave up after %d attempts: %w", Attempts, last)
 }

@@ -1,23 +1,23 @@
 // Package postprocess is the step that joins a run's predictions back to its
-// clean rows by row key, writes the results CSV to the results bucket under a
-// date-based path, loads the same rows into the spec's results table
-// (replacing the file's date partition, so a re-run never duplicates) and
-// finishes the run.
+// clean rows by row key and shapes them as the spec's results section asks
+// (columns selected and renamed, scores rounded, per-class scores, formula
+// cells neutralized). It writes one result part per clean part, checkpointing
+// after each and re-queueing itself when its budget runs out, composes the
+// parts into one results CSV under a date-based path, loads that CSV into the
+// results table (replacing the file's date partition, so a re-run never
+// duplicates) and finishes the run.
 package postprocess
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"path"
 	"strings"
 	"time"
 
-	"cloud.google.com/go/bigquery"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/dropcast/dropcast/shared/app"
-	"github.com/dropcast/dropcast/shared/bqload"
 	"github.com/dropcast/dropcast/shared/kernel"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/spec"
@@ -40,9 +40,19 @@ func (s *Step) Name() string { return run.Postprocess }
 
 // Checkpoint records how far postprocess got.
 type Checkpoint struct {
+	// Parts is how many clean parts are joined into result parts.
+	Parts int `json:"parts,omitempty"`
+	// Rows is how many result rows those parts hold.
+	Rows int64 `json:"rows"`
+	// ErrorRows is how many rows the model service reported as errors.
+	ErrorRows int64 `json:"error_rows,omitempty"`
+	// Classes are the classes of the score_<class> columns (scores: all),
+	// fixed when the first part is written.
+	Classes []string `json:"classes,omitempty"`
+	// Results is the results CSV, once composed.
 	Results string `json:"results,omitempty"`
-	Rows    int64  `json:"rows"`
-	JobID   string `json:"job_id,omitempty"`
+	// JobID is the results table's load job, once started.
+	JobID string `json:"job_id,omitempty"`
 }
 
 // ResultsObject is where a run's results CSV goes in the results bucket:
@@ -58,15 +68,15 @@ func ResultsObject(p *spec.Pipeline, r *run.Run) string {
 	return p.Results.Prefix + "dt=" + day + "/" + base + ".csv"
 }
 
-// Run writes the results (once) and loads them into the results table.
+// Run writes the results (across as many invocations as it takes) and loads
+// them into the results table.
 func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) {
 	var cp Checkpoint
 	if _, err := x.Checkpoint(&cp); err != nil {
 		return kernel.Outcome{}, err
 	}
 	if cp.Results == "" {
-		obj := ResultsObject(x.Pipeline, x.Run)
-		n, errRows, err := s.writeResults(ctx, x, obj)
+		done, err := s.writeResults(ctx, x, &cp)
 		var je *joinError
 		if errors.As(err, &je) {
 			return kernel.Failed(err), nil
@@ -74,12 +84,8 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
-		cp = Checkpoint{Results: "gs://" + s.app.Config.ResultsBucket + "/" + obj, Rows: n}
-		x.SetCounter(run.RowsPredicted, n)
-		x.SetCounter(run.RowsErrored, errRows)
-		x.SetOutput("results", cp.Results)
-		if err := x.Save(ctx, cp); err != nil {
-			return kernel.Outcome{}, err
+		if !done {
+			return kernel.Continue(cp), nil
 		}
 	}
 	if x.Pipeline.Results.Table == "" {
@@ -88,70 +94,7 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	return s.loadResults(ctx, x, cp)
 }
 
-// loadResults loads the results CSV into the results table, replacing the
-// file's date partition.
-func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (kernel.Outcome, error) {
-	bq := s.app.Clients.BigQuery
-	req := bqload.Request{
-		Table:      bqload.ParseTable(x.Pipeline.Results.Table, s.app.Config.Project),
-		Schema:     ResultsSchema(x.Pipeline),
-		WriteMode:  spec.ReplacePartition,
-		FileDate:   x.Run.FileDate,
-		SourceURIs: []string{cp.Results},
-		JobID:      fmt.Sprintf("dropcast_%s_e%d_results", strings.ReplaceAll(x.Run.ID, "-", "_"), x.Run.Epoch),
-	}
-	if req.FileDate == "" {
-		req.WriteMode = spec.Append
-	}
-	if cp.JobID == "" {
-		err := bqload.EnsureTable(ctx, bq, req)
-		var se *bqload.SchemaError
-		if errors.As(err, &se) {
-			return kernel.Failed(err), nil
-		}
-		if err != nil {
-			return kernel.Outcome{}, err
-		}
-		if err := bqload.Start(ctx, bq, req); err != nil {
-			return kernel.Outcome{}, err
-		}
-		cp.JobID = req.JobID
-		if err := x.Save(ctx, cp); err != nil {
-			return kernel.Outcome{}, err
-		}
-	}
-	st, err := bqload.Check(ctx, bq, req.Table.Project, cp.JobID)
-	if err != nil {
-		return kernel.Outcome{}, err
-	}
-	if !st.Done {
-		return kernel.PollLater(0, cp), nil
-	}
-	if st.Err != nil {
-		return kernel.Failed(st.Err), nil
-	}
-	x.SetCounter(run.RowsResults, st.Rows)
-	x.SetOutput("results_table", req.Table.String()+"$"+req.FileDate)
-	return kernel.DoneWith(cp), nil
-}
-
-// Metadata columns appended to every result row.
-var metadataColumns = []string{"prediction", "score", "run_id", "source_file", "model", "predicted_at", "source_line"}
-
-// ResultsSchema is the results table's schema: the spec's columns (all
-// NULLABLE), the prediction and its score, and the run metadata.
-func ResultsSchema(p *spec.Pipeline) bigquery.Schema {
-	var out bigquery.Schema
-	for _, c := range p.Columns {
-		out = append(out, &bigquery.FieldSchema{Name: c.Name, Type: c.Type.FieldType()})
-	}
-	return append(out,
-		&bigquery.FieldSchema{Name: "prediction", Type: bigquery.StringFieldType},
-		&bigquery.FieldSchema{Name: "score", Type: bigquery.FloatFieldType},
-		&bigquery.FieldSchema{Name: "run_id", Type: bigquery.StringFieldType, Required: true},
-		&bigquery.FieldSchema{Name: "source_file", Type: bigquery.StringFieldType, Required: true},
-		&bigquery.FieldSchema{Name: "model", Type: bigquery.StringFieldType, Required: true},
-		&bigquery.FieldSchema{Name: "predicted_at", Type: bigquery.TimestampFieldType, Required: true},
-		&bigquery.FieldSchema{Name: "source_line", Type: bigquery.IntegerFieldType, Required: true},
-	)
+// Finalize removes the result parts of a run that failed in postprocess.
+func (s *Step) Finalize(ctx context.Context, x *kernel.Exec) error {
+	return removeAll(ctx, s.app.Clients.Storage.Bucket(s.app.Config.ResultsBucket), PartsPrefix(x.Run))
 }

@@ -1,7 +1,10 @@
 package infratest
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -12,11 +15,12 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"gopkg.in/yaml.v3"
 )
 
 // Problem is one disagreement between the infrastructure and the code (or the
 // expectations). Area groups problems: parse, code, functions, env, refs,
-// iam, invoke, public, queue, scheduler, buckets, secrets.
+// iam, invoke, public, queue, scheduler, buckets, secrets, world.
 type Problem struct {
 	Area string
 	Msg  string
@@ -41,8 +45,12 @@ type Expect struct {
 	Invoker string
 	// People are HTTP functions opened by people (var.status_viewers), not by the invoker.
 	People []string
-	// Scheduled are HTTP functions that must have a Cloud Scheduler job.
+	// Scheduled are HTTP functions that must have a standing Cloud Scheduler
+	// job (one that is not a spec schedule's).
 	Scheduled []string
+	// Trigger is the HTTP function the Cloud Scheduler job of every schedule
+	// in the pipeline specs calls, POSTing {"pipeline": P, "schedule": S}.
+	Trigger string
 	// SecretMounts maps a secret environment variable to the function that must mount it.
 	SecretMounts map[string]string
 	// World overrides variables (HCL expressions) so that optional parts of
@@ -131,6 +139,13 @@ type checker struct {
 	secrets  map[string]bool
 	sched    []*block
 	fnModule *module
+	specs    []specFile // the pipeline specs the configuration uploads
+}
+
+// specFile is one uploaded pipeline spec: where it comes from and its text.
+type specFile struct {
+	Label string
+	Data  []byte
 }
 
 func (c *checker) add(area, format string, args ...any) {
@@ -485,6 +500,10 @@ func (c *checker) checkEnv() {
 				c.add("secrets", "%s: secret %s is a plain environment variable; mount it from Secret Manager", name, k)
 			case strings.HasSuffix(k, "_ENDPOINT"):
 				c.add("env", "%s: emulator endpoint %s must not be set in production", name, k)
+			default:
+				if why := badValue(cv.Type, d.Env[k]); why != "" {
+					c.add("env", "%s: %s is %q, %s: shared/config would refuse to start", name, k, d.Env[k], why)
+				}
 			}
 			if k == "DROPCAST_STEP_TIMEOUT" {
 				continue
@@ -559,19 +578,7 @@ func (c *checker) checkEnv() {
 		if !found || !strings.HasSuffix(specs, "/") {
 			c.add("refs", "DROPCAST_SPECS is %q, want gs://<state bucket>/PREFIX/", specs)
 		} else {
-			uploaded := false
-			for _, bs := range c.resources("google_storage_bucket_object") {
-				for _, b := range bs {
-					bkt, _ := str(b.Attrs["bucket"])
-					obj, _ := str(b.Attrs["name"])
-					if bkt == state && strings.HasPrefix(obj, prefix) && b.Key != "" {
-						uploaded = true
-					}
-				}
-			}
-			if !uploaded {
-				c.add("refs", "no google_storage_bucket_object (for_each over the spec files) uploads pipeline specs under %s", specs)
-			}
+			c.collectSpecs(state, prefix, specs)
 		}
 	}
 	// Queue.
@@ -658,6 +665,25 @@ func (c *checker) checkEnv() {
 			c.add("functions", "%s: unexpected event type %q", name, et)
 		}
 	}
+}
+
+// badValue says why a known value cannot be parsed as the Go type shared/config
+// reads it into ("" when it can, or when it is not known before apply).
+func badValue(typ, v string) string {
+	if strings.Contains(v, "«") {
+		return ""
+	}
+	switch typ {
+	case "time.Duration":
+		if _, err := time.ParseDuration(v); err != nil {
+			return "not a Go duration such as 90s or 24h"
+		}
+	case "int":
+		if _, err := strconv.Atoi(v); err != nil {
+			return "not an integer"
+		}
+	}
+	return ""
 }
 
 func getAttr(v cty.Value, name string) cty.Value {
@@ -963,12 +989,19 @@ func (c *checker) checkQueue() {
 func (c *checker) checkScheduler() {
 	base := c.shared["DROPCAST_STEP_BASE_URL"]
 	invokerEmail := c.shared["DROPCAST_INVOKER_SA"]
+	want := c.specSchedules()
+	trigger := c.want.Trigger
+	jobs := map[string]string{} // "PIPELINE/SCHEDULE" => job
 	targets := map[string]bool{}
 	for _, b := range c.sched {
 		id := "google_cloud_scheduler_job." + b.Labels[1]
 		if b.Key != "" {
 			id += "[" + b.Key + "]"
 		}
+		for k, d := range b.Errs {
+			c.add("scheduler", "%s.%s cannot be evaluated: %s", id, k, d.Error())
+		}
+		c.checkPreconditions("scheduler", id, b)
 		ht := b.child("http_target")
 		if ht == nil {
 			c.add("scheduler", "%s has no http_target", id)
@@ -980,28 +1013,193 @@ func (c *checker) checkScheduler() {
 		if !ok || d == nil || !d.Trigger.IsNull() || slices.Contains(c.want.People, fn) {
 			c.add("scheduler", "%s: uri %q is not DROPCAST_STEP_BASE_URL/<a step function>", id, uri)
 		}
-		if b.Key == "" {
-			targets[fn] = true // a standing job, not one of var.scheduled_runs
-		}
-		oidc := ht.child("oidc_token")
-		if oidc == nil {
+		if oidc := ht.child("oidc_token"); oidc == nil {
 			c.add("scheduler", "%s: calls without an OIDC token", id)
-			continue
-		}
-		if sa, _ := str(oidc.Attrs["service_account_email"]); sa != invokerEmail {
-			c.add("scheduler", "%s: OIDC token of %q, want the invoker %q", id, sa, invokerEmail)
-		}
-		if aud, ok := oidc.Attrs["audience"]; ok {
-			if s, _ := str(aud); s != uri {
-				c.add("scheduler", "%s: OIDC audience %q differs from the uri", id, s)
+		} else {
+			if sa, _ := str(oidc.Attrs["service_account_email"]); sa != invokerEmail {
+				c.add("scheduler", "%s: OIDC token of %q, want the invoker %q", id, sa, invokerEmail)
+			}
+			if aud, ok := oidc.Attrs["audience"]; ok {
+				if s, _ := str(aud); s != uri {
+					c.add("scheduler", "%s: OIDC audience %q differs from the uri", id, s)
+				}
 			}
 		}
+		if v, set := b.Attrs["attempt_deadline"]; set {
+			s, _ := str(v)
+			if dl, err := time.ParseDuration(s); err != nil || dl < 15*time.Second || dl > 30*time.Minute {
+				c.add("scheduler", "%s: attempt_deadline %q: Cloud Scheduler allows 15s to 30m for HTTP targets", id, s)
+			}
+		}
+		run, isRun := scheduledRun(ht)
+		if !isRun {
+			if fn == trigger && trigger != "" {
+				c.add("scheduler", "%s calls %s without {\"pipeline\": P, \"schedule\": S} in its body", id, fn)
+			}
+			targets[fn] = true // a standing job
+			continue
+		}
+		key := run.Pipeline + "/" + run.Schedule
+		what := fmt.Sprintf("schedule %s of pipeline %s", run.Schedule, run.Pipeline)
+		if fn != trigger {
+			c.add("scheduler", "%s: %s calls %q, want %s (the function that starts scheduled runs)", id, what, fn, trigger)
+		}
+		if m, _ := str(ht.Attrs["http_method"]); m != "POST" {
+			c.add("scheduler", "%s: http_method %q, want POST (the trigger reads the JSON body)", id, m)
+		}
+		if prev, dup := jobs[key]; dup {
+			c.add("scheduler", "%s and %s both run %s", prev, id, what)
+		}
+		jobs[key] = id
+		rc := b.child("retry_config")
+		if rc == nil || intOf(rc.Attrs["retry_count"]) < 1 {
+			c.add("scheduler", "%s: %s is never retried: a failed trigger misses the run and nothing else starts it (retries are safe: the trigger is idempotent per scheduled time)", id, what)
+		}
+		sc, ok := want[key]
+		if !ok {
+			c.add("scheduler", "%s runs %s, which no uploaded pipeline spec has (the trigger would answer 404)", id, what)
+			continue
+		}
+		if got, _ := str(b.Attrs["schedule"]); strings.Join(strings.Fields(got), " ") != strings.Join(strings.Fields(sc.Cron), " ") {
+			c.add("scheduler", "%s: schedule %q, %s says cron %q", id, got, sc.File, sc.Cron)
+		}
+		wantTZ := sc.TimeZone
+		if wantTZ == "" {
+			wantTZ = "Etc/UTC" // the code's default
+		}
+		if got, _ := str(b.Attrs["time_zone"]); got != wantTZ && !(isUTC(got) && isUTC(wantTZ)) {
+			c.add("scheduler", "%s: time_zone %q, %s says %q (the run's date is taken in that zone)", id, got, sc.File, wantTZ)
+		}
+	}
+	for _, key := range sortedKeys(want) {
+		if _, ok := jobs[key]; !ok {
+			sc := want[key]
+			c.add("scheduler", "schedule %s of pipeline %s (%s) has no Cloud Scheduler job calling %s", sc.Name, sc.Pipeline, sc.File, trigger)
+		}
+	}
+	if _, coded := c.facts.Functions[trigger]; len(want) > 0 && !coded {
+		c.add("scheduler", "the pipeline specs have schedules but no code under functions/ registers %q to start them", trigger)
 	}
 	for _, fn := range c.want.Scheduled {
 		if _, coded := c.facts.Functions[fn]; coded && !targets[fn] {
 			c.add("scheduler", "no Cloud Scheduler job (other than the scheduled runs) calls %s", fn)
 		}
 	}
+}
+
+// checkPreconditions reports the lifecycle preconditions of an evaluated
+// instance that are false (the plan would stop there) or cannot be evaluated.
+func (c *checker) checkPreconditions(area, id string, b *block) {
+	for _, lc := range b.children("lifecycle") {
+		for _, pc := range lc.children("precondition") {
+			cond, ok := pc.Attrs["condition"]
+			if d := pc.Errs["condition"]; d.HasErrors() {
+				c.add(area, "%s: precondition cannot be evaluated: %s", id, d.Error())
+				continue
+			}
+			if ok && cond.IsKnown() && !cond.IsNull() && cond.Type() == cty.Bool && cond.False() {
+				msg, _ := str(pc.Attrs["error_message"])
+				c.add(area, "%s: precondition fails: %s", id, msg)
+			}
+		}
+	}
+}
+
+func isUTC(tz string) bool { return tz == "UTC" || tz == "Etc/UTC" }
+
+// scheduledRun reads the body of a Cloud Scheduler http_target as a trigger
+// request; ok is false when it names neither a pipeline nor a schedule.
+func scheduledRun(ht *block) (run struct{ Pipeline, Schedule string }, ok bool) {
+	body, known := str(ht.Attrs["body"])
+	if !known {
+		return run, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		return run, false
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return run, false
+	}
+	_, hasP := m["pipeline"]
+	_, hasS := m["schedule"]
+	run.Pipeline, _ = m["pipeline"].(string)
+	run.Schedule, _ = m["schedule"].(string)
+	return run, hasP || hasS
+}
+
+// specSchedule is one schedule of an uploaded pipeline spec.
+type specSchedule struct{ File, Pipeline, Name, Cron, TimeZone string }
+
+// collectSpecs finds the objects uploaded under gs://STATE/PREFIX/ and reads
+// the files they come from. A for_each over no files still counts as the
+// upload (the repository may hold no specs yet).
+func (c *checker) collectSpecs(state, prefix, specs string) {
+	uploaded := false
+	for _, addr := range sortedKeys(c.root.Resources) {
+		if !strings.HasPrefix(addr, "google_storage_bucket_object.") {
+			continue
+		}
+		for _, b := range c.ev.expandOrSample("resource", addr, c.root.Resources[addr]) {
+			bkt, _ := str(b.Attrs["bucket"])
+			obj, _ := str(b.Attrs["name"])
+			if bkt != state || !strings.HasPrefix(obj, prefix) || b.Key == "" {
+				continue
+			}
+			uploaded = true
+			if b.Key == sampleKey {
+				continue
+			}
+			label := addr + "[" + b.Key + "]"
+			c.checkPreconditions("refs", label, b)
+			if content, ok := str(b.Attrs["content"]); ok && !strings.Contains(content, "«") {
+				c.specs = append(c.specs, specFile{Label: label, Data: []byte(content)})
+				continue
+			}
+			src, _ := str(b.Attrs["source"])
+			p, err := c.ev.resolvePath(src)
+			if err == nil {
+				var data []byte
+				if data, err = os.ReadFile(p); err == nil {
+					c.specs = append(c.specs, specFile{Label: rel(c.repo, p), Data: data})
+					continue
+				}
+			}
+			c.add("refs", "%s: cannot read the spec it uploads (source %q): %v", label, src, err)
+		}
+	}
+	if !uploaded {
+		c.add("refs", "no google_storage_bucket_object (for_each over the spec files) uploads pipeline specs under %s", specs)
+	}
+}
+
+// specSchedules reads the schedules of every uploaded spec, as the trigger
+// function will: by the spec's name and the schedule's name.
+func (c *checker) specSchedules() map[string]specSchedule {
+	out := map[string]specSchedule{}
+	for _, f := range c.specs {
+		var doc struct {
+			Name      string `yaml:"name"`
+			Schedules []struct {
+				Name     string `yaml:"name"`
+				Cron     string `yaml:"cron"`
+				TimeZone string `yaml:"time_zone"`
+			} `yaml:"schedules"`
+		}
+		if err := yaml.Unmarshal(f.Data, &doc); err != nil {
+			c.add("scheduler", "%s: %v", f.Label, err)
+			continue
+		}
+		for _, s := range doc.Schedules {
+			key := doc.Name + "/" + s.Name
+			if prev, dup := out[key]; dup {
+				c.add("scheduler", "%s: schedule %s of pipeline %s is also in %s", f.Label, s.Name, doc.Name, prev.File)
+			}
+			out[key] = specSchedule{File: f.Label, Pipeline: doc.Name, Name: s.Name, Cron: s.Cron, TimeZone: s.TimeZone}
+		}
+	}
+	return out
 }
 
 func (c *checker) checkBuckets() {

@@ -40,6 +40,8 @@ type Var struct {
 	Name     string
 	Required bool
 	Secret   bool
+	// Type is the Go type of the field as written: string, int, time.Duration.
+	Type string
 }
 
 // CodeFacts is what the Go code says the infrastructure must provide.
@@ -207,7 +209,16 @@ func configVars(file string) ([]Var, error) {
 		if name == "" {
 			continue
 		}
-		vars = append(vars, Var{Name: name, Required: tag.Get("required") == "true", Secret: tag.Get("secret") == "true"})
+		typ := ""
+		switch t := field.Type.(type) {
+		case *ast.Ident:
+			typ = t.Name
+		case *ast.SelectorExpr:
+			if x, ok := t.X.(*ast.Ident); ok {
+				typ = x.Name + "." + t.Sel.Name
+			}
+		}
+		vars = append(vars, Var{Name: name, Required: tag.Get("required") == "true", Secret: tag.Get("secret") == "true", Type: typ})
 	}
 	if len(vars) == 0 {
 		return nil, fmt.Errorf("%s: Config has no env tags", file)

@@ -1,10 +1,13 @@
 // Package infratest holds the Terraform in infra/ against the Go code it
-// deploys. Check reads two sides and reports every disagreement as a Problem:
+// deploys. Check reads the code, the infrastructure and the pipeline specs,
+// and reports every disagreement as a Problem:
 //
 //   - the code: the functions registered in init() under functions/ (calls to
 //     functions.HTTP and functions.CloudEvent of the functions framework with
 //     a string literal, found with go/parser), and the environment variables
-//     shared/config.Config reads (its env, required and secret struct tags);
+//     shared/config.Config reads (its env, required and secret struct tags,
+//     and the field's Go type, which every known value Terraform sets must
+//     parse as);
 //   - the infrastructure: every .tf file under infra/, parsed with hclsyntax and
 //     evaluated symbolically. Variables of type string and resource attributes
 //     evaluate to placeholders naming themselves («var.region»,
@@ -12,7 +15,16 @@
 //     (or the overrides in World), so an environment value such as
 //     "projects/«var.project_id»/locations/«var.region»/queues/«google_cloud_tasks_queue.steps.name»"
 //     says which resource it points at, and for_each instances of modules and
-//     IAM members are expanded the way Terraform would expand them.
+//     IAM members are expanded the way Terraform would expand them. File
+//     functions (fileset, file, filemd5, yamldecode) read the real files, with
+//     string variables in their paths at their defaults, so the Cloud
+//     Scheduler jobs Terraform derives from the pipeline specs' schedules are
+//     expanded too;
+//   - the pipeline specs the configuration uploads under DROPCAST_SPECS, read
+//     independently of the Terraform: every schedule in them needs exactly
+//     one Cloud Scheduler job POSTing {"pipeline", "schedule"} to
+//     Expect.Trigger with the invoker's OIDC token, in the spec's time zone,
+//     with retries.
 //
 // The expected service account roles are not derived from anything: they are
 // the table the caller passes in Expect, so a change to the grants in

@@ -184,24 +184,29 @@ func strMap(v cty.Value) (map[string]string, bool) {
 
 // evaluator evaluates one module's expressions symbolically.
 type evaluator struct {
-	m       *module
-	vars    map[string]cty.Value
-	locals  map[string]cty.Value
-	lerrs   map[string]hcl.Diagnostics
-	attrs   []string            // every attribute name used in a reference anywhere
-	keys    map[string][]string // for_each instance keys by "resource.TYPE.NAME", "data.TYPE.NAME", "module.NAME"
-	funcs   map[string]function.Function
-	fileset []string
-	refs    map[string]cty.Value // resource, data and module values; nil = rebuild
+	m      *module
+	vars   map[string]cty.Value
+	locals map[string]cty.Value
+	lerrs  map[string]hcl.Diagnostics
+	attrs  []string            // every attribute name used in a reference anywhere
+	keys   map[string][]string // for_each instance keys by "resource.TYPE.NAME", "data.TYPE.NAME", "module.NAME"
+	funcs  map[string]function.Function
+	world  map[string]cty.Value // the World overrides, evaluated
+	refs   map[string]cty.Value // resource, data and module values; nil = rebuild
 }
 
 // newEvaluator prepares m for evaluation: variables of type string become
 // placeholders, others their default, unless world overrides them (values are
-// HCL expressions).
+// HCL expressions). File functions read the real files (see files.go).
 func newEvaluator(m *module, world map[string]string) (*evaluator, []Problem) {
 	var probs []Problem
-	e := &evaluator{m: m, vars: map[string]cty.Value{}, keys: map[string][]string{}, fileset: []string{"example.yaml"}}
+	e := &evaluator{m: m, vars: map[string]cty.Value{}, keys: map[string][]string{}, world: map[string]cty.Value{}}
 	e.funcs = functions(e)
+	for _, name := range sortedKeys(world) {
+		if m.Variables[name] == nil {
+			probs = append(probs, problem("world", "var.%s is not declared in %s: drop it from World", name, m.Dir))
+		}
+	}
 	for name, b := range m.Variables {
 		if w, ok := world[name]; ok {
 			expr, diags := hclsyntax.ParseExpression([]byte(w), "world."+name, hcl.InitialPos)
@@ -215,6 +220,7 @@ func newEvaluator(m *module, world map[string]string) (*evaluator, []Problem) {
 				continue
 			}
 			e.vars[name] = v
+			e.world[name] = v
 			continue
 		}
 		typ := ""
@@ -501,6 +507,19 @@ func (e *evaluator) expand(kind, addr string, src *hclsyntax.Block) []*block {
 	return out
 }
 
+// sampleKey is the Key of the stand-in instance expandOrSample evaluates.
+const sampleKey = "«each.key»"
+
+// expandOrSample is expand, except that a for_each over nothing (no spec
+// files yet, say) yields one stand-in instance whose each.key and each.value
+// are placeholders, so that the shape of the block can still be checked.
+func (e *evaluator) expandOrSample(kind, addr string, src *hclsyntax.Block) []*block {
+	if keys, isForEach := e.keys[kind+"."+addr]; isForEach && keys != nil && len(keys) == 0 {
+		return []*block{e.evalBlock(src, map[string]cty.Value{"key": placeholder("each.key"), "value": placeholder("each.value")}, sampleKey)}
+	}
+	return e.expand(kind, addr, src)
+}
+
 func (e *evaluator) evalBlock(src *hclsyntax.Block, each map[string]cty.Value, key string) *block {
 	ctx := e.ctx(each)
 	return evalBody(ctx, src, key)
@@ -563,8 +582,8 @@ func expandDynamic(ctx *hcl.EvalContext, d *hclsyntax.Block) []*block {
 	return out
 }
 
-// functions is the subset of Terraform's functions the configuration uses,
-// with file functions stubbed: fileset returns e.fileset, files hash to "md5".
+// functions is the subset of Terraform's functions the configuration uses;
+// the file functions (fileFunctions) read the real files.
 func functions(e *evaluator) map[string]function.Function {
 	toFunc := func(ty cty.Type) function.Function {
 		return function.New(&function.Spec{
@@ -616,7 +635,7 @@ func functions(e *evaluator) map[string]function.Function {
 			},
 		})
 	}
-	return map[string]function.Function{
+	fns := map[string]function.Function{
 		"abs": stdlib.AbsoluteFunc, "ceil": stdlib.CeilFunc, "chomp": stdlib.ChompFunc,
 		"coalesce": stdlib.CoalesceFunc, "coalescelist": stdlib.CoalesceListFunc, "compact": stdlib.CompactFunc,
 		"concat": stdlib.ConcatFunc, "contains": stdlib.ContainsFunc, "distinct": stdlib.DistinctFunc,
@@ -645,17 +664,9 @@ func functions(e *evaluator) map[string]function.Function {
 			b, _ := base64.StdEncoding.DecodeString(a[0])
 			return cty.StringVal(string(b))
 		}, 1),
-		"fileset": strFunc(func([]string) cty.Value {
-			vals := []cty.Value{}
-			for _, f := range e.fileset {
-				vals = append(vals, cty.StringVal(f))
-			}
-			if len(vals) == 0 {
-				return cty.SetValEmpty(cty.String)
-			}
-			return cty.SetVal(vals)
-		}, 2),
-		"filemd5": strFunc(func([]string) cty.Value { return cty.StringVal("md5") }, 1),
-		"file":    strFunc(func(a []string) cty.Value { return placeholder("file(" + a[0] + ")") }, 1),
 	}
+	for name, f := range fileFunctions(e) {
+		fns[name] = f
+	}
+	return fns
 }

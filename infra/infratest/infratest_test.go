@@ -60,6 +60,21 @@ var expect = Expect{
 			"invoker": {"roles/iam.serviceAccountUser"},
 			"events":  {"roles/pubsub.publisher"},
 		},
+		"export": {
+			"project": {"roles/bigquery.jobUser"},
+			"dataset": {"roles/bigquery.dataViewer"},
+			"work":    {"roles/storage.objectAdmin"},
+			"state":   {"roles/storage.objectAdmin"},
+			"queue":   {"roles/cloudtasks.enqueuer"},
+			"invoker": {"roles/iam.serviceAccountUser"},
+			"events":  {"roles/pubsub.publisher"},
+		},
+		"trigger": {
+			"state":   {"roles/storage.objectAdmin"},
+			"queue":   {"roles/cloudtasks.enqueuer"},
+			"invoker": {"roles/iam.serviceAccountUser"},
+			"events":  {"roles/pubsub.publisher"},
+		},
 		"notify": {
 			"project":       {"roles/eventarc.eventReceiver"},
 			"slack_webhook": {"roles/secretmanager.secretAccessor"},
@@ -86,12 +101,12 @@ var expect = Expect{
 	Invoker:      "invoker",
 	People:       []string{"status"},
 	Scheduled:    []string{"sweep"},
+	Trigger:      "trigger",
 	SecretMounts: map[string]string{"DROPCAST_SLACK_WEBHOOK": "notify"},
 	World: map[string]string{
 		"enable_automl":  "true",
 		"status_viewers": `["group:ops@example.com"]`,
 		"notify_secrets": `["DROPCAST_SLACK_WEBHOOK", "DROPCAST_WEBHOOK_URL"]`,
-		"scheduled_runs": `[{name = "daily", cron = "0 6 * * *", pipeline = "sales", time_zone = "Etc/UTC"}]`,
 	},
 }
 
@@ -117,11 +132,42 @@ func TestInfraMatchesCode(t *testing.T) {
 var stubs = map[string]Kind{
 	"ingest": CloudEvent, "notify": CloudEvent,
 	"preprocess": HTTP, "load": HTTP, "predict": HTTP, "postprocess": HTTP, "sweep": HTTP, "status": HTTP,
+	"export": HTTP, "trigger": HTTP,
+}
+
+// fixtureSpecs are the pipeline specs of the synthetic repository (in the
+// default specs_dir, infra/specs): one with two schedules, one with a null
+// schedules key, one with none. The checker reads only name and schedules;
+// Terraform decodes the whole file.
+var fixtureSpecs = map[string]string{
+	"sales.yaml": `name: sales
+match: '^incoming/sales-(?P<date>\d{8})\.csv$'
+columns:
+  - {name: store_id, type: INT64, required: true}
+  - {name: amount, type: NUMERIC, min: "0"}
+reject_threshold:
+  max_ratio: 0.05
+destination:
+  table: dropcast.sales
+predict:
+  backend: vertex
+  model: projects/p/locations/us-central1/models/1
+schedules:
+  - name: morning
+    cron: "0 6 * * *"
+    time_zone: Europe/Berlin
+    query: "SELECT * FROM dropcast.sales WHERE date = '{date}'"
+  - name: weekly
+    cron: "30 2 * * 1"
+    table: dropcast.sales
+`,
+	"returns.yml":    "name: returns\nmatch: '^incoming/returns-.*'\nschedules:\n",
+	"purchases.yaml": "name: purchases\nmatch: '^incoming/purchases-.*'\n",
 }
 
 // fixture builds a repository in a temporary directory: a copy of infra/ (its
-// .tf files), of shared/config/config.go and go.mod, and one stub package per
-// function in stubs, imported by a root package.
+// .tf files), the specs in fixtureSpecs, copies of shared/config/config.go and
+// go.mod, and one stub package per function in stubs, imported by a root package.
 func fixture(t *testing.T) string {
 	t.Helper()
 	src, dst := repoRoot(t), t.TempDir()
@@ -147,6 +193,9 @@ func fixture(t *testing.T) string {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, content := range fixtureSpecs {
+		write(t, dst, filepath.Join("infra", "specs", name), content)
 	}
 	copyFile("go.mod")
 	copyFile(filepath.Join("shared", "config", "config.go"))
@@ -210,9 +259,9 @@ func TestCheckBites(t *testing.T) {
 		want   []string
 	}{
 		{"function without infra", func(t *testing.T, root string) {
-			write(t, root, "functions/trigger/trigger.go", "package trigger\n\nimport ff \"github.com/GoogleCloudPlatform/functions-framework-go/functions\"\n\nfunc init() { ff.HTTP(\"trigger\", nil) }\n")
-			edit(t, root, "dropcast.go", `import \(\n`, "import (\n\t_ \"github.com/dropcast/dropcast/functions/trigger\"\n")
-		}, []string{`functions: trigger (registered at functions/trigger/trigger.go:5) is not deployed`}},
+			write(t, root, "functions/backfill/backfill.go", "package backfill\n\nimport ff \"github.com/GoogleCloudPlatform/functions-framework-go/functions\"\n\nfunc init() { ff.HTTP(\"backfill\", nil) }\n")
+			edit(t, root, "dropcast.go", `import \(\n`, "import (\n\t_ \"github.com/dropcast/dropcast/functions/backfill\"\n")
+		}, []string{`functions: backfill (registered at functions/backfill/backfill.go:5) is not deployed`}},
 		{"function removed from infra", func(t *testing.T, root string) {
 			edit(t, root, "infra/main.tf", `(?s)\n    predict = \{.*?\n    \}\n`, "\n")
 		}, []string{`functions: predict (registered at functions/predict/predict.go:5) is not deployed`, `iam: applied: service account predict is expected but not created`}},
@@ -296,6 +345,43 @@ func TestCheckBites(t *testing.T) {
 		{"sweep not scheduled", func(t *testing.T, root string) {
 			edit(t, root, "infra/messaging.tf", `(?s)resource "google_cloud_scheduler_job" "sweep" \{.*?\n\}\n`, "")
 		}, []string{`scheduler: no Cloud Scheduler job (other than the scheduled runs) calls sweep`}},
+		{"spec schedule without a scheduler job", func(t *testing.T, root string) {
+			edit(t, root, "infra/messaging.tf", `(?s)resource "google_cloud_scheduler_job" "run" \{.*?\n\}\n`, "")
+		}, []string{
+			`scheduler: schedule morning of pipeline sales (infra/specs/sales.yaml) has no Cloud Scheduler job calling trigger`,
+			`scheduler: schedule weekly of pipeline sales (infra/specs/sales.yaml) has no Cloud Scheduler job calling trigger`,
+		}},
+		{"new spec schedule without a scheduler job", func(t *testing.T, root string) {
+			// The jobs no longer follow the specs one to one.
+			edit(t, root, "infra/messaging.tf", `for_each = local.schedules`, `for_each = { for k, v in local.schedules : k => v if v.schedule != "weekly" }`)
+		}, []string{`scheduler: schedule weekly of pipeline sales (infra/specs/sales.yaml) has no Cloud Scheduler job calling trigger`}},
+		{"scheduled run not targeting trigger", func(t *testing.T, root string) {
+			edit(t, root, "infra/messaging.tf", `(?s)(resource "google_cloud_scheduler_job" "run" \{.*?uri\s*=\s*"\$\{local.step_base_url\}/)trigger"`, `${1}sweep"`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/morning]: schedule morning of pipeline sales calls "sweep", want trigger`}},
+		{"scheduled run without the invoker's OIDC token", func(t *testing.T, root string) {
+			edit(t, root, "infra/messaging.tf", `(?s)(resource "google_cloud_scheduler_job" "run" \{.*?service_account_email\s*=\s*)google_service_account.invoker.email`, `${1}google_service_account.fn["trigger"].email`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/weekly]: OIDC token of "«google_service_account.fn[trigger].email»", want the invoker`}},
+		{"scheduled run in the wrong time zone", func(t *testing.T, root string) {
+			edit(t, root, "infra/main.tf", `(time_zone\s*=\s*).*`, `${1}"Etc/UTC"`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/morning]: time_zone "Etc/UTC", infra/specs/sales.yaml says "Europe/Berlin"`}},
+		{"scheduled run never retried", func(t *testing.T, root string) {
+			edit(t, root, "infra/messaging.tf", `retry_count\s*=\s*5`, `retry_count = 0`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/weekly]: schedule weekly of pipeline sales is never retried`}},
+		{"scheduled run of a schedule no spec has", func(t *testing.T, root string) {
+			edit(t, root, "infra/messaging.tf", `schedule = each.value.schedule \}`, `schedule = "${each.value.schedule}-x" }`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/morning] runs schedule morning-x of pipeline sales, which no uploaded pipeline spec has`}},
+		{"spec schedule Terraform would refuse", func(t *testing.T, root string) {
+			edit(t, root, "infra/specs/sales.yaml", `cron: "30 2 \* \* 1"`, `cron: "30 2 * *"`)
+		}, []string{`scheduler: google_cloud_scheduler_job.run[sales/weekly]: precondition fails: sales.yaml: schedule weekly: cron is five unix-cron fields`}},
+		{"two specs with one name", func(t *testing.T, root string) {
+			write(t, root, "infra/specs/sales-copy.yaml", fixtureSpecs["sales.yaml"])
+		}, []string{
+			`refs: google_storage_bucket_object.spec[sales-copy.yaml]: precondition fails: sales-copy.yaml: another spec in specs_dir has the same name`,
+			`scheduler: infra/specs/sales.yaml: schedule morning of pipeline sales is also in infra/specs/sales-copy.yaml`,
+		}},
+		{"optional duration without a unit", func(t *testing.T, root string) {
+			edit(t, root, "infra/main.tf", `"\$\{var.sweep_lookback_hours\}h"`, `var.sweep_lookback_hours`)
+		}, []string{`env: sweep: DROPCAST_SWEEP_LOOKBACK is "24", not a Go duration`}},
 		{"parse error", func(t *testing.T, root string) {
 			write(t, root, "infra/broken.tf", "resource \"x\" {\n")
 		}, []string{`parse: `}},

@@ -58,6 +58,8 @@ measure() {
 }
 
 echo "== running"
+head -1 "$csv" > "$work/empty.csv"
+measure baseline "$work/dropcast" clean --spec "$spec" -o /dev/null "$work/empty.csv"
 measure dropcast "$work/dropcast" clean --spec "$spec" -o "$work/clean.csv" --rejects "$work/rejects.csv" "$csv"
 measure segmented "$work/dropcast" clean --spec "$spec" --segment-records $(( lines / 12 + 1 )) -o "$work/clean-seg.csv" --rejects "$work/rejects-seg.csv" "$csv"
 measure stdcsv "$work/stdcsv" -o "$work/clean-std.csv" -rejects "$work/rejects-std.csv" "$csv"
@@ -79,7 +81,7 @@ fi
 echo
 mb=$(echo "$bytes / 1000000" | bc -l)
 printf "%-10s %8s %8s %9s %9s %12s %12s\n" tool wall_s cpu_s MB/s_wall MB/s_cpu maxRSS_MB cpu_vs_dropcast
-for n in dropcast segmented stdcsv pandas; do
+for n in baseline dropcast segmented stdcsv pandas; do
   [ -n "${wall[$n]:-}" ] || continue
   printf "%-10s %8.2f %8.2f %9.1f %9.1f %12.1f %11.2fx\n" "$n" "${wall[$n]}" "${cpu[$n]}" \
     "$(echo "$mb / ${wall[$n]}" | bc -l)" "$(echo "$mb / ${cpu[$n]}" | bc -l)" \
@@ -90,4 +92,5 @@ echo "dropcast vs encoding/csv: $(printf %.2f "$(echo "${wall[stdcsv]} / ${wall[
 if [ -n "${wall[pandas]:-}" ]; then
   echo "dropcast vs pandas:       $(printf %.2f "$(echo "${wall[pandas]} / ${wall[dropcast]}" | bc -l)")x wall, $(printf %.2f "$(echo "${cpu[pandas]} / ${cpu[dropcast]}" | bc -l)")x cpu"
 fi
+echo "(baseline = dropcast clean on a header-only file: the binary's own startup RSS)"
 echo "12 segments vs one run:   $(printf %.2f "$(echo "${cpu[segmented]} / ${cpu[dropcast]}" | bc -l)")x cpu"

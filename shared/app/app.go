@@ -44,6 +44,8 @@ type Options struct {
 	Events events.Publisher
 	// SpecTTL is how long specs are cached (default 1 minute).
 	SpecTTL time.Duration
+	// Faults injects crashes into the kernel (chaos testing only).
+	Faults kernel.Faults
 }
 
 // New connects the clients and builds the kernel.
@@ -82,6 +84,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		Specs:  a.Specs,
 		Events: a.Events,
 		Log:    log,
+		Faults: opts.Faults,
 		Config: kernel.Config{
 			Project: cfg.Project, Budget: cfg.Budget(), SafetyMargin: cfg.SafetyMargin,
 			PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts,

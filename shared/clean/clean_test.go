@@ -2,7 +2,6 @@ package clean
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -224,19 +223,6 @@ func TestCleanThreshold(t *testing.T) {
 	}
 	if err := c.CheckThreshold(Checkpoint{RowsIn: 4, RowsRejected: 4, Done: true}); !errors.As(err, &te) {
 		t.Errorf("all rejected: %v", err)
-	}
-}
-
-func TestCleanMaxRowsStopsEarly(t *testing.T) {
-	s := parseSchema(t, "reject_threshold: {max_rows: 5}\ncolumns: [{name: n, type: INT64}]\n")
-	c, _ := New(s, "f.csv")
-	c.StopEvery = 10
-	data := "n\n" + strings.Repeat("x\n", 1000)
-	var out, rej bytes.Buffer
-	cp, err := c.Segment(context.Background(), bytesOpener([]byte(data)), Checkpoint{}, &out, &rej, nil)
-	var te *ThresholdError
-	if !errors.As(err, &te) || cp.Done || cp.RowsIn >= 1000 {
-		t.Fatalf("cp %+v err %v", cp, err)
 	}
 }
 

@@ -41,8 +41,8 @@ type Cleaner struct {
 	schema        *schema.Schema
 	file          string
 	rules         []*schema.Rule
-	names         []string // column names
-	isString      []bool   // STRING columns, whose values may need quoting
+	names         []string        // column names
+	isString      []bool          // STRING columns, whose values may need quoting
 	keys          map[string]int  // header key -> column index
 	drop          map[string]bool // header keys dropped silently
 	ignoreUnknown bool

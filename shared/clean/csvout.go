@@ -39,7 +39,8 @@ func (w *csvWriter) flush() error {
 // needsQuote reports whether a field must be quoted in comma-separated output.
 func needsQuote(v []byte) bool {
 	for _, c := range v {
-		if c == ',' || c == '"' || c == '\n' || c == '\r' {
+		// All four special bytes are below '-', most text bytes are not.
+		if c < '-' && (c == ',' || c == '"' || c == '\n' || c == '\r') {
 			return true
 		}
 	}

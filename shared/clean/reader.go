@@ -83,7 +83,10 @@ func (s *scanner) next() (bool, error) {
 		}
 		s.offset = s.pos()
 		line := data[:end]
-		if bytes.IndexByte(line, s.quote) >= 0 {
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if !s.split(line) {
 			done, err := s.parseQuoted(data)
 			if err != nil {
 				return false, err
@@ -99,9 +102,6 @@ func (s *scanner) next() (bool, error) {
 			}
 			continue
 		}
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
 		s.r += adv
 		if len(line) == 0 { // blank line
 			s.line++
@@ -109,24 +109,28 @@ func (s *scanner) next() (bool, error) {
 			continue
 		}
 		s.raw = line
-		s.split(line)
 		s.nextLine = s.line + 1
 		return true, nil
 	}
 }
 
-// split cuts a record without quotes at its delimiters.
-func (s *scanner) split(line []byte) {
+// split cuts a line at its delimiters; it returns false, leaving the fields
+// unset, when the line has a quote (the record needs parseQuoted).
+func (s *scanner) split(line []byte) bool {
 	f := s.fields[:0]
-	for {
-		i := bytes.IndexByte(line, s.delim)
-		if i < 0 {
-			s.fields = append(f, line)
-			return
+	d, q := s.delim, s.quote
+	start := 0
+	for i, c := range line {
+		switch c {
+		case d:
+			f = append(f, line[start:i])
+			start = i + 1
+		case q:
+			return false
 		}
-		f = append(f, line[:i])
-		line = line[i+1:]
 	}
+	s.fields = append(f, line[start:])
+	return true
 }
 
 // parseQuoted parses the record at the start of data, which has a quote.

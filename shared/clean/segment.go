@@ -37,9 +37,10 @@ type Checkpoint struct {
 // Parts written by segments that resume from each other's checkpoints hold,
 // after their header lines, exactly the data lines of one unsegmented run.
 // On an error the parts must be discarded and the input checkpoint is
-// returned, except for a *ThresholdError (rejects already exceed
-// reject_threshold.max_rows), which returns the checkpoint reached.
-// Read errors other than *FileError may be transient and worth a retry.
+// returned; errors other than *FileError (reads, writes, ctx) may be
+// transient and worth a retry. Segment does not judge the reject threshold:
+// call CheckThreshold with the final checkpoint (or between segments, to
+// fail early on max_rows).
 func (c *Cleaner) Segment(ctx context.Context, open Opener, cp Checkpoint, out, rejects io.Writer, stop func() bool) (Checkpoint, error) {
 	if cp.Done {
 		return cp, nil
@@ -73,15 +74,10 @@ func (c *Cleaner) Segment(ctx context.Context, open Opener, cp Checkpoint, out, 
 	if every <= 0 {
 		every = DefaultStopEvery
 	}
-	t := c.schema.Rejects
 	for n := 0; ; n++ { // n records read by this segment: at least every before stopping
 		if n > 0 && n%every == 0 {
 			if err := ctx.Err(); err != nil {
 				return start, fmt.Errorf("clean %s: %w", c.file, err)
-			}
-			if t.MaxRows > 0 && cp.RowsRejected > t.MaxRows {
-				cp.Offset, cp.Line = rc.sc.pos(), rc.sc.nextLine
-				return c.finish(rc, cp, c.CheckThreshold(cp))
 			}
 			if stop != nil && stop() {
 				cp.Offset, cp.Line = rc.sc.pos(), rc.sc.nextLine

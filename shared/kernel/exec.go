@@ -10,6 +10,7 @@ import (
 
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/spec"
+	"github.com/dropcast/dropcast/shared/taskq"
 )
 
 // Exec is what a step sees of one invocation.
@@ -28,6 +29,7 @@ type Exec struct {
 	k        *Kernel
 	stepImpl Step
 	step     string
+	task     taskq.Task
 	fence    int64
 	counters map[string]int64
 	outputs  map[string]string
@@ -58,6 +60,9 @@ func (x *Exec) Remaining() time.Duration { return time.Until(x.Deadline) }
 // ending the invocation. It fails with ErrLeaseLost when another delivery has
 // taken the step over: the caller must stop at once.
 func (x *Exec) Save(ctx context.Context, checkpoint any) error {
+	if x.k.crash(CrashBeforeSave, x.task) {
+		return ErrCrashed
+	}
 	raw, err := json.Marshal(checkpoint)
 	if err != nil {
 		return fmt.Errorf("encode %s checkpoint: %w", x.step, err)

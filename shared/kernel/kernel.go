@@ -57,6 +57,7 @@ type Kernel struct {
 	log    *slog.Logger
 	cfg    Config
 	now    func() time.Time
+	faults Faults
 }
 
 // Deps are the kernel's collaborators.
@@ -69,11 +70,13 @@ type Deps struct {
 	Config Config
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
+	// Faults injects crashes (chaos testing); nil in production.
+	Faults Faults
 }
 
 // New returns a kernel.
 func New(d Deps) *Kernel {
-	k := &Kernel{store: d.Store, queue: d.Queue, specs: d.Specs, events: d.Events, log: d.Log, cfg: d.Config, now: d.Now}
+	k := &Kernel{store: d.Store, queue: d.Queue, specs: d.Specs, events: d.Events, log: d.Log, cfg: d.Config, now: d.Now, faults: d.Faults}
 	if k.events == nil {
 		k.events = events.Discard{}
 	}
@@ -194,6 +197,7 @@ var (
 	errStale      = errors.New("task belongs to a finished run or an older epoch")
 	errNotCurrent = errors.New("task is not the run's current task")
 	errBusy       = errors.New("step is leased to another delivery")
+	errOwnLease   = errors.New("lease already taken by this delivery")
 )
 
 // execute runs one delivery of task t for step s.
@@ -209,6 +213,10 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 			return errStale
 		case r.Step != t.Step || r.Segment != t.Segment || st == nil:
 			return errNotCurrent
+		case st.Lease != nil && st.Lease.Holder == holder:
+			// An earlier try of this very write took effect, but its answer was lost.
+			fence = st.Lease.Fence
+			return errOwnLease
 		case st.Lease != nil && now.Before(st.Lease.Expires):
 			retryAfter = st.Lease.Expires.Sub(now)
 			return errBusy
@@ -224,6 +232,9 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 		r.UpdatedAt = now
 		return nil
 	})
+	if errors.Is(err, errOwnLease) {
+		err = nil
+	}
 	switch {
 	case errors.Is(err, run.ErrNotFound):
 		return reply{code: 404, msg: "no such run"}
@@ -253,11 +264,15 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 	deadline := now.Add(k.cfg.Budget)
 	x := &Exec{
 		Run: r, Pipeline: p, Deadline: deadline, Attempt: attempt, Log: log,
-		k: k, stepImpl: s, step: t.Step, fence: fence, counters: map[string]int64{}, outputs: map[string]string{},
+		k: k, stepImpl: s, step: t.Step, task: t, fence: fence, counters: map[string]int64{}, outputs: map[string]string{},
 	}
 	sctx, cancel := context.WithDeadline(ctx, deadline.Add(k.cfg.SafetyMargin/2))
 	out, err := runStep(sctx, s, x)
 	cancel()
+	if errors.Is(err, ErrCrashed) || (err == nil && k.crash(CrashBeforeCommit, t)) {
+		log.WarnContext(ctx, "injected crash: invocation ends without committing")
+		return reply{code: 500, msg: ErrCrashed.Error()}
+	}
 	if err != nil {
 		return k.commitError(ctx, x, attempt, err, log)
 	}
@@ -337,6 +352,10 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 	k.announce(ctx, r, x.step, out.kind)
 	if r.Status == run.Failed {
 		k.finalize(ctx, x, r)
+	}
+	if k.crash(CrashBeforeEnqueue, x.task) {
+		log.WarnContext(ctx, "injected crash: committed but the next task is not enqueued")
+		return reply{code: 500, msg: ErrCrashed.Error()}
 	}
 	if err := k.Redrive(ctx, r); err != nil {
 		log.WarnContext(ctx, "enqueue next", "err", err)

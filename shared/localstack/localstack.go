@@ -22,11 +22,13 @@ import (
 	"github.com/dropcast/dropcast/shared/config"
 	"github.com/dropcast/dropcast/shared/emulator/automlemu"
 	"github.com/dropcast/dropcast/shared/emulator/bqemu"
+	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
 	"github.com/dropcast/dropcast/shared/emulator/pubsubemu"
 	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/kernel"
 	"github.com/dropcast/dropcast/shared/model"
 	"github.com/dropcast/dropcast/shared/sample"
 )
@@ -63,6 +65,8 @@ type Options struct {
 	// LoseEvent, when it returns true for an inbox object, drops its storage
 	// event before ingest sees it, as a lost notification would.
 	LoseEvent func(object string) bool
+	// Chaos injects a seeded mix of faults (see ChaosFor); nil injects none.
+	Chaos *Chaos
 }
 
 // Stack is a running local deployment.
@@ -78,6 +82,11 @@ type Stack struct {
 	Storage *storage.Client
 	// URL is where the functions are served: URL/preprocess…
 	URL string
+	// StorageProxy stands between the functions and the storage emulator
+	// in chaos mode.
+	StorageProxy *faultproxy.Proxy
+
+	crasher *crasher
 
 	http    *http.Server
 	cancel  context.CancelFunc
@@ -86,7 +95,7 @@ type Stack struct {
 }
 
 // Start brings the stack up; Close takes it down.
-func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -96,7 +105,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if opts.Specs == nil {
 		opts.Specs = map[string][]byte{sample.SpecName: sample.Spec}
 	}
-	s = &Stack{}
+	s := &Stack{}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -147,6 +156,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, fmt.Errorf("localstack: automl emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.AutoML.Close() })
+	if opts.Chaos != nil {
+		opts.TaskFaults = opts.Chaos.Tasks
+	}
 	if s.Tasks, err = tasksemu.Start(tasksemu.Options{Faults: opts.TaskFaults}); err != nil {
 		return nil, fmt.Errorf("localstack: cloud tasks emulator: %w", err)
 	}
@@ -169,16 +181,37 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	c.StorageEndpoint, c.TasksEndpoint, c.BigQueryEndpoint = s.GCS.Endpoint(), s.Tasks.Addr(), s.BQ.Endpoint()
 	c.PubSubEndpoint, c.VertexEndpoint, c.AutoMLEndpoint = s.PubSub.Addr(), s.Vertex.Addr(), s.AutoML.Addr()
 	c.StatusURL = s.URL + "/status"
+	var faults kernel.Faults
+	if ch := opts.Chaos; ch != nil {
+		if s.StorageProxy, err = faultproxy.Start(s.GCS.URL(), ch.Storage); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, func() { s.StorageProxy.Close() })
+		c.StorageEndpoint = s.StorageProxy.URL() + "/storage/v1/"
+		// A short lease, so a crashed holder's step is taken over quickly,
+		// and retries enough for the faults to be outlasted.
+		c.SafetyMargin = 500 * time.Millisecond
+		c.StepTimeout = ch.Budget + c.SafetyMargin
+		c.DispatchDeadline = 15 * time.Second
+		c.MaxAttempts = 100
+		s.crasher = newCrasher(*ch)
+		faults = s.crasher
+	}
 	s.Config = c
 	if opts.Configure != nil {
 		opts.Configure(&s.Config)
 	}
-	if s.App, err = app.New(ctx, s.Config, app.Options{Log: opts.Log, SpecTTL: time.Hour}); err != nil {
+	if s.App, err = app.New(ctx, s.Config, app.Options{Log: opts.Log, SpecTTL: time.Hour, Faults: faults}); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.App.Close)
 	if err := s.provision(ctx, opts.Specs); err != nil {
 		return nil, err
+	}
+	if ch := opts.Chaos; ch != nil {
+		// Provisioning is Terraform's job and sees no faults; the functions do.
+		s.BQ.SetFaults(ch.BigQuery)
+		s.Vertex.SetFaults(ch.Vertex)
 	}
 
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
@@ -193,6 +226,14 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// CrashedAttempts is how many step attempts chaos crashes ended, by step.
+func (s *Stack) CrashedAttempts() map[string]int {
+	if s.crasher == nil {
+		return nil
+	}
+	return s.crasher.CrashedAttempts()
 }
 
 // Close stops everything, newest first.

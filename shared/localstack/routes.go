@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/dropcast/dropcast/functions/export"
 	"github.com/dropcast/dropcast/functions/ingest"
 	"github.com/dropcast/dropcast/functions/load"
 	"github.com/dropcast/dropcast/functions/notify"
@@ -16,6 +17,7 @@ import (
 	"github.com/dropcast/dropcast/functions/predict"
 	"github.com/dropcast/dropcast/functions/preprocess"
 	"github.com/dropcast/dropcast/functions/sweep"
+	"github.com/dropcast/dropcast/functions/trigger"
 	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/gcsevent"
 )
@@ -29,7 +31,9 @@ func (s *Stack) routes() http.Handler {
 	mux.Handle("/load", k.Handler(load.New(s.App)))
 	mux.Handle("/predict", k.Handler(predict.New(s.App)))
 	mux.Handle("/postprocess", k.Handler(postprocess.New(s.App)))
+	mux.Handle("/export", k.Handler(export.New(s.App)))
 	mux.Handle("/sweep", sweep.New(s.App))
+	mux.Handle("/trigger", trigger.New(s.App))
 	return mux
 }
 
@@ -46,6 +50,9 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 				if o, err := gcsevent.Decode(e); err == nil && opts.LoseEvent(o.Name) {
 					return nil // acknowledged, never delivered
 				}
+			}
+			if opts.Chaos != nil && opts.Chaos.EventCopies > 1 {
+				return deliverCopies(ctx, opts.Chaos.EventCopies, func() error { return ingest.Handle(ctx, s.App, e) })
 			}
 			return ingest.Handle(ctx, s.App, e)
 		}},
@@ -92,4 +99,20 @@ func decodeEvent(e event.Event) (events.Event, error) {
 		return ev, fmt.Errorf("decode run event: %w", err)
 	}
 	return ev, nil
+}
+
+// deliverCopies delivers one event n times at once, as at-least-once delivery
+// may; it fails if any copy fails (and the message is redelivered).
+func deliverCopies(ctx context.Context, n int, deliver func() error) error {
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- deliver() }()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

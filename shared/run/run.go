@@ -38,8 +38,15 @@ const (
 	Postprocess = "postprocess"
 )
 
-// Plan is the default order of a file's steps.
+// Export is the first step of a scheduled run.
+const Export = "export"
+
+// Plan is the order of a file's steps.
 var Plan = []string{Preprocess, Load, Predict, Postprocess}
+
+// SchedulePlan is the order of a scheduled run's steps: its rows come from
+// BigQuery, so it starts by exporting them as clean parts.
+var SchedulePlan = []string{Export, Predict, Postprocess}
 
 // Counter names kept in Run.Counters.
 const (
@@ -57,8 +64,11 @@ type Run struct {
 	ID       string `json:"id"`
 	Pipeline string `json:"pipeline"`
 	Source   Source `json:"source"`
-	// FileDate is the file's date, YYYYMMDD, from its name.
+	// FileDate is the file's date, YYYYMMDD, from its name (a scheduled
+	// run's: the scheduled day).
 	FileDate string `json:"file_date,omitempty"`
+	// Schedule names the spec schedule that started a run without a file.
+	Schedule string `json:"schedule,omitempty"`
 	Status   Status `json:"status"`
 
 	// Epoch counts attempts of the whole run: a rerun starts a new epoch,
@@ -88,7 +98,8 @@ type Run struct {
 	generation int64
 }
 
-// Source is the object a run processes.
+// Source is the object a run processes. A scheduled run has no bucket; its
+// Object is "schedule:NAME@TIME" and its Generation the scheduled Unix time.
 type Source struct {
 	Bucket     string `json:"bucket"`
 	Object     string `json:"object"`
@@ -97,7 +108,12 @@ type Source struct {
 }
 
 // URI is the source's gs:// address.
-func (s Source) URI() string { return "gs://" + s.Bucket + "/" + s.Object }
+func (s Source) URI() string {
+	if s.Bucket == "" {
+		return s.Object
+	}
+	return "gs://" + s.Bucket + "/" + s.Object
+}
 
 // StepState is one step's part of the record.
 type StepState struct {

@@ -243,6 +243,9 @@ func (r *Rule) Apply(dst, raw []byte) ([]byte, error) {
 	if r.pattern != nil && !r.pattern.Match(v) {
 		return dst, fmt.Errorf("%s: %s does not match pattern %s", r.col.Type, quote(v), r.col.Pattern)
 	}
+	if r.col.Type == Int64 && r.allowed == nil {
+		return r.applyInt64(dst, v)
+	}
 	start := len(dst)
 	out, err := r.convert(dst, v)
 	if err != nil {
@@ -259,6 +262,20 @@ func (r *Rule) Apply(dst, raw []byte) ([]byte, error) {
 		case 1:
 			return dst, fmt.Errorf("%s: %s is above max %s", r.col.Type, quote(v), r.col.Max)
 		}
+	}
+	return out, nil
+}
+
+// applyInt64 is Apply's fast path for INT64 columns without allowed values.
+func (r *Rule) applyInt64(dst, v []byte) ([]byte, error) {
+	out, x, ok := appendInt64(dst, v)
+	switch {
+	case !ok:
+		return dst, fmt.Errorf("INT64: %s is not an integer in the INT64 range", quote(v))
+	case r.hasMin && x < r.minI:
+		return dst, fmt.Errorf("INT64: %s is below min %s", quote(v), r.col.Min)
+	case r.hasMax && x > r.maxI:
+		return dst, fmt.Errorf("INT64: %s is above max %s", quote(v), r.col.Max)
 	}
 	return out, nil
 }

@@ -43,6 +43,9 @@ func appendInt64(dst, b []byte) ([]byte, int64, bool) {
 	if neg {
 		v = -v
 	}
+	if canonical := b[0] != '+' && b[0] != '0' && !(neg && b[1] == '0'); canonical || len(b) == 1 {
+		return append(dst, b...), v, true // already canonical: "0", "42", "-7"
+	}
 	return strconv.AppendInt(dst, v, 10), v, true
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/dropcast/dropcast/shared/schema"
 )
@@ -46,8 +48,44 @@ type Pipeline struct {
 	Predict     Predict     `yaml:"predict" json:"predict"`
 	Results     Results     `yaml:"results,omitempty" json:"results,omitempty"`
 	Notify      Notify      `yaml:"notify,omitempty" json:"notify,omitempty"`
+	// Schedules start runs without a file, from BigQuery, on a cron schedule.
+	Schedules []Schedule `yaml:"schedules,omitempty" json:"schedules,omitempty"`
 
 	match *regexp.Regexp
+}
+
+// Schedule is a run started by Cloud Scheduler rather than by a file: it
+// exports a BigQuery table or query as the run's clean rows, then predicts
+// and postprocesses them like a file's.
+type Schedule struct {
+	// Name identifies the schedule: [a-z][a-z0-9-]*, unique in the spec.
+	Name string `yaml:"name" json:"name"`
+	// Cron is the schedule in unix-cron form ("0 6 * * *"), read by Terraform.
+	Cron string `yaml:"cron" json:"cron"`
+	// TimeZone is the IANA zone of Cron and of the run's date (default UTC).
+	TimeZone string `yaml:"time_zone,omitempty" json:"time_zone,omitempty"`
+	// Table ([PROJECT.]DATASET.TABLE) or Query gives the rows; a query may use
+	// {date}, the scheduled day as YYYY-MM-DD. Columns are matched by name.
+	Table string `yaml:"table,omitempty" json:"table,omitempty"`
+	Query string `yaml:"query,omitempty" json:"query,omitempty"`
+}
+
+// Location is the schedule's time zone.
+func (s Schedule) Location() *time.Location {
+	if loc, err := time.LoadLocation(s.TimeZone); err == nil && s.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// Schedule returns the schedule named name.
+func (p *Pipeline) Schedule(name string) (Schedule, bool) {
+	for _, s := range p.Schedules {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Schedule{}, false
 }
 
 // Destination is the BigQuery table clean rows are loaded into.
@@ -74,12 +112,62 @@ type Predict struct {
 	LatencyTarget Duration `yaml:"latency_target,omitempty" json:"latency_target,omitempty"`
 }
 
-// Results says where predictions land.
+// Results says where predictions land and what a result row holds: the
+// selected spec columns (renamed as asked), then the metadata columns
+// (ResultMetadataColumns), with score_<class> columns after score when
+// Scores is all. The results CSV and the results table share this layout.
 type Results struct {
 	// Prefix is the object prefix in the results bucket (default "results/PIPELINE/").
 	Prefix string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
 	// Table is [PROJECT.]DATASET.TABLE for result rows; empty skips the table.
 	Table string `yaml:"table,omitempty" json:"table,omitempty"`
+	// Columns are the spec columns result rows carry, in this order, each
+	// optionally renamed. Absent: every spec column in spec order; an empty
+	// list keeps none (only the metadata columns).
+	Columns []ResultColumn `yaml:"columns,omitempty" json:"columns,omitempty"`
+	// Scores is top (default: the top class's score in score) or all (also
+	// one score_<class> column per class the model reports).
+	Scores string `yaml:"scores,omitempty" json:"scores,omitempty"`
+	// Round is how many decimals scores keep (0-15); absent keeps every digit.
+	Round *int `yaml:"round,omitempty" json:"round,omitempty"`
+	// NeutralizeFormulas prefixes ' to STRING cells that start with =, +, -,
+	// @, tab or carriage return (and are not plain numbers), so spreadsheets
+	// do not run them as formulas. The results table holds the same cells.
+	NeutralizeFormulas bool `yaml:"neutralize_formulas,omitempty" json:"neutralize_formulas,omitempty"`
+}
+
+// ResultColumn selects a spec column for results.
+type ResultColumn struct {
+	// Name is the spec column.
+	Name string `yaml:"name" json:"name"`
+	// As renames it in results (default Name).
+	As string `yaml:"as,omitempty" json:"as,omitempty"`
+}
+
+// Output is the column's name in results.
+func (c ResultColumn) Output() string {
+	if c.As != "" {
+		return c.As
+	}
+	return c.Name
+}
+
+// Values of results.scores.
+const (
+	ScoresTop = "top"
+	ScoresAll = "all"
+)
+
+// ScoreColumnPrefix starts the per-class score columns of scores: all.
+const ScoreColumnPrefix = "score_"
+
+// MaxRound is the most decimals results.round may ask for.
+const MaxRound = 15
+
+// ResultMetadataColumns are the columns every result row ends with, in order
+// (score_<class> columns, when asked for, follow score).
+func ResultMetadataColumns() []string {
+	return []string{"prediction", "score", "run_id", "source_file", "model", "predicted_at", "source_line"}
 }
 
 // Notify says which run outcomes are announced.
@@ -125,6 +213,15 @@ func (p *Pipeline) applyDefaults() {
 	}
 	if p.Results.Prefix == "" {
 		p.Results.Prefix = "results/" + p.Name + "/"
+	}
+	if p.Results.Columns == nil {
+		p.Results.Columns = make([]ResultColumn, 0, len(p.Columns))
+		for _, c := range p.Columns {
+			p.Results.Columns = append(p.Results.Columns, ResultColumn{Name: c.Name})
+		}
+	}
+	if p.Results.Scores == "" {
+		p.Results.Scores = ScoresTop
 	}
 }
 
@@ -179,13 +276,101 @@ func (p *Pipeline) validate() []schema.Problem {
 	if !modelRE.MatchString(p.Predict.Model) {
 		add("predict.model", "%q: want projects/P/locations/L/models/M", p.Predict.Model)
 	}
+	seen := map[string]bool{}
+	for i, sc := range p.Schedules {
+		at := fmt.Sprintf("schedules[%d]", i)
+		switch {
+		case !scheduleNameRE.MatchString(sc.Name):
+			add(at+".name", "%q: want 1-30 characters of a-z, 0-9 and -, starting with a letter", sc.Name)
+		case seen[sc.Name]:
+			add(at+".name", "duplicate schedule %q", sc.Name)
+		}
+		seen[sc.Name] = true
+		if len(strings.Fields(sc.Cron)) != 5 {
+			add(at+".cron", "%q: want five unix-cron fields, like \"0 6 * * *\"", sc.Cron)
+		}
+		if sc.TimeZone != "" {
+			if _, err := time.LoadLocation(sc.TimeZone); err != nil {
+				add(at+".time_zone", "%q is not an IANA time zone", sc.TimeZone)
+			}
+		}
+		if (sc.Table == "") == (sc.Query == "") {
+			add(at, "set exactly one of table and query")
+		}
+	}
 	if t := p.Results.Table; t != "" {
 		if parts := strings.Split(t, "."); len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
 			add("results.table", "%q: want DATASET.TABLE or PROJECT.DATASET.TABLE", t)
 		}
 	}
+	ps = append(ps, p.Results.validate(cols)...)
 	return ps
 }
+
+// validate lists the problems of the results section; cols are the spec's columns.
+func (r *Results) validate(cols map[string]bool) []schema.Problem {
+	var ps []schema.Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, schema.Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+	switch r.Scores {
+	case ScoresTop, ScoresAll:
+	default:
+		add("results.scores", "%q: want %s or %s", r.Scores, ScoresTop, ScoresAll)
+	}
+	if r.Round != nil && (*r.Round < 0 || *r.Round > MaxRound) {
+		add("results.round", "%d: want 0 to %d decimals", *r.Round, MaxRound)
+	}
+	taken := map[string]string{}
+	for _, m := range ResultMetadataColumns() {
+		taken[strings.ToLower(m)] = "a metadata column of results (rename it with as)"
+	}
+	for i, c := range r.Columns {
+		at := fmt.Sprintf("results.columns[%d]", i)
+		if !cols[c.Name] {
+			add(at+".name", "%q is not a column", c.Name)
+			continue
+		}
+		out, outPath := c.Output(), at+".name"
+		if c.As != "" {
+			outPath = at + ".as"
+			if !bigQueryName(c.As) {
+				add(outPath, "%q is not a BigQuery column name (letters, digits and _, not starting with a digit)", c.As)
+				continue
+			}
+		}
+		key := strings.ToLower(out)
+		if prev, ok := taken[key]; ok {
+			add(outPath, "%q is already %s", out, prev)
+			continue
+		}
+		if r.Scores == ScoresAll && strings.HasPrefix(key, ScoreColumnPrefix) {
+			add(outPath, "%q: names starting with %s are taken by scores: %s", out, ScoreColumnPrefix, ScoresAll)
+			continue
+		}
+		taken[key] = "the name of " + at
+	}
+	return ps
+}
+
+// bigQueryName reports a usable BigQuery column name, by the rule the schema
+// applies to spec columns: letters, marks, digits and underscores, not
+// starting with a digit or mark, at most 300 characters.
+func bigQueryName(n string) bool {
+	if n == "" || utf8.RuneCountInString(n) > 300 {
+		return false
+	}
+	for i, r := range n {
+		switch {
+		case r == '_', unicode.IsLetter(r), i > 0 && (unicode.IsMark(r) || unicode.IsDigit(r)):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+var scheduleNameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,29}$`)
 
 var modelRE = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/models/[^/]+$`)
 

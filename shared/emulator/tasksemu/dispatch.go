@@ -25,6 +25,7 @@ type attempt struct {
 	deadline   time.Duration // effective, after DeadlineScale
 	delay      time.Duration // Faults.DispatchDelay
 	dup        dupMode
+	dups       int
 	taskName   string
 	dispatched time.Time
 }
@@ -75,6 +76,7 @@ func (s *Server) newAttemptLocked(q *queue, t *task, now time.Time) *attempt {
 	if d := t.pb.GetDispatchDeadline(); d != nil && d.AsDuration() > 0 {
 		deadline = d.AsDuration()
 	}
+	dup, dups := s.faults.rollDup()
 	return &attempt{
 		method:     methodName(hr.GetHttpMethod()),
 		url:        hr.GetUrl(),
@@ -82,7 +84,8 @@ func (s *Server) newAttemptLocked(q *queue, t *task, now time.Time) *attempt {
 		body:       hr.GetBody(),
 		deadline:   time.Duration(float64(deadline) * s.opts.DeadlineScale),
 		delay:      s.faults.f.DispatchDelay,
-		dup:        s.faults.rollDup(),
+		dup:        dup,
+		dups:       dups,
 		taskName:   t.pb.GetName(),
 		dispatched: now,
 	}
@@ -201,9 +204,11 @@ func (s *Server) finish(ctx context.Context, q *queue, t *task, a *attempt, out 
 	if a.dup == dupAfter && out.success() && ctx.Err() == nil {
 		// Registered before this request ends so the server never looks
 		// idle in between.
-		s.beginRequestLocked(q)
-		s.wg.Add(1)
-		go s.deliverDuplicate(ctx, q, a)
+		for range a.dups {
+			s.beginRequestLocked(q)
+			s.wg.Add(1)
+			go s.deliverDuplicate(ctx, q, a)
+		}
 	}
 	s.endRequestLocked(q)
 	q.running--

@@ -17,6 +17,9 @@ type Faults struct {
 	// same headers, do not affect the task and count in
 	// Stats.InjectedDuplicates and Stats.Dispatches.
 	DuplicateRate float64
+	// MaxDuplicates is the most extra deliveries a duplicated attempt gets
+	// (each duplicated attempt gets 1 to MaxDuplicates; default 1).
+	MaxDuplicates int
 	// CreateErrorRate is the probability that CreateTask returns
 	// codes.Unavailable. Half of those failures happen before the task is
 	// stored (nothing was created) and half after (the task exists and will
@@ -62,17 +65,18 @@ func newFaultState(f Faults) faultState {
 	}
 }
 
-// rollDup draws once per attempt, whatever the rate, so the stream stays
-// aligned with the number of attempts.
-func (fs *faultState) rollDup() dupMode {
-	u := fs.dupRng.Float64()
+// rollDup draws twice per attempt, whatever the rate, so the stream stays
+// aligned with the number of attempts. It returns how the attempt is
+// duplicated and how many extra deliveries it gets.
+func (fs *faultState) rollDup() (dupMode, int) {
+	u, k := fs.dupRng.Float64(), fs.dupRng.IntN(max(1, fs.f.MaxDuplicates))+1
 	if u >= fs.f.DuplicateRate {
-		return dupNone
+		return dupNone, 0
 	}
 	if u < fs.f.DuplicateRate/2 {
-		return dupConcurrent
+		return dupConcurrent, k
 	}
-	return dupAfter
+	return dupAfter, k
 }
 
 // rollCreate draws once per CreateTask that reaches storage.

@@ -62,9 +62,11 @@ func (s *Server) startAttemptLocked(ctx context.Context, q *queue, t *task, now 
 	q.running++
 	s.beginRequestLocked(q)
 	if a.dup == dupConcurrent {
-		s.beginRequestLocked(q)
-		s.wg.Add(1)
-		go s.deliverDuplicate(ctx, q, a)
+		for range a.dups {
+			s.beginRequestLocked(q)
+			s.wg.Add(1)
+			go s.deliverDuplicate(ctx, q, a)
+		}
 	}
 	s.wg.Add(1)
 	go s.runAttempt(ctx, q, t, a)

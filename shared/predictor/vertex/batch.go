@@ -14,9 +14,11 @@ import (
 )
 
 // StartBatch starts a batch prediction job with display name req.Key and
-// returns its resource name. A job with that display name that has not
-// failed or been cancelled is re-attached instead; two concurrent calls
-// with one key may still both create a job.
+// returns its resource name. The newest job with that display name, in any
+// state, is re-attached instead: a key names one attempt, so a job that failed
+// before its name was recorded fails the attempt, whatever the crash timing
+// (a new attempt — a rerun — uses a new key). Two concurrent calls with one
+// key may still both create a job.
 func (b *Backend) StartBatch(ctx context.Context, req predictor.BatchRequest) (string, error) {
 	if req.Key == "" {
 		return "", errors.New("vertex: batch request has no key")
@@ -89,7 +91,7 @@ func (b *Backend) findJob(ctx context.Context, parent, key string) (string, erro
 		if err != nil {
 			return "", callErr("list batch prediction jobs "+key, err)
 		}
-		if j.GetDisplayName() != key || failed(j.GetState()) {
+		if j.GetDisplayName() != key {
 			continue
 		}
 		if found == nil || j.GetCreateTime().AsTime().After(found.GetCreateTime().AsTime()) {
@@ -100,16 +102,6 @@ func (b *Backend) findJob(ctx context.Context, parent, key string) (string, erro
 		return "", nil
 	}
 	return found.GetName(), nil
-}
-
-// failed says whether a job state is a failure a new job should replace.
-func failed(s aiplatformpb.JobState) bool {
-	switch s {
-	case aiplatformpb.JobState_JOB_STATE_FAILED, aiplatformpb.JobState_JOB_STATE_CANCELLING,
-		aiplatformpb.JobState_JOB_STATE_CANCELLED, aiplatformpb.JobState_JOB_STATE_EXPIRED:
-		return true
-	}
-	return false
 }
 
 // PollBatch reads a job's state once. SUCCEEDED and PARTIALLY_SUCCEEDED are

@@ -1,0 +1,103 @@
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/civil"
+
+	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/schema"
+	"github.com/dropcast/dropcast/shared/spec"
+)
+
+// columnIndex maps each spec column to its field in the source schema.
+func columnIndex(p *spec.Pipeline, s bigquery.Schema) ([]int, error) {
+	byName := map[string]int{}
+	for i, f := range s {
+		byName[strings.ToLower(f.Name)] = i
+	}
+	idx := make([]int, len(p.Columns))
+	var missing []string
+	for i, c := range p.Columns {
+		j, ok := byName[strings.ToLower(c.Name)]
+		if !ok {
+			missing = append(missing, c.Name)
+		}
+		idx[i] = j
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the source has no column %s", strings.Join(missing, ", "))
+	}
+	return idx, nil
+}
+
+// writePart writes one page as clean part number cp.Parts: the spec's
+// columns in canonical text, and _row numbering the rows from 1.
+func (s *Step) writePart(ctx context.Context, x *kernel.Exec, cp Checkpoint, cols []int, page [][]bigquery.Value) error {
+	name := fmt.Sprintf("%sclean/part-%05d.csv", x.Run.WorkPrefix(), cp.Parts)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // abandons the object on an early return
+	w := s.app.Clients.Storage.Bucket(s.app.Config.WorkBucket).Object(name).NewWriter(ctx)
+	w.ContentType = "text/csv"
+	out := csv.NewWriter(w)
+	header := make([]string, 0, len(cols)+1)
+	for _, c := range x.Pipeline.Columns {
+		header = append(header, c.Name)
+	}
+	if err := out.Write(append(header, schema.RowKeyColumn)); err != nil {
+		return err
+	}
+	rec := make([]string, len(cols)+1)
+	for i, row := range page {
+		for k, j := range cols {
+			rec[k] = canonical(row[j])
+		}
+		rec[len(cols)] = strconv.FormatInt(cp.Rows+int64(i)+1, 10)
+		if err := out.Write(rec); err != nil {
+			return err
+		}
+	}
+	out.Flush()
+	if err := out.Error(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// canonical renders a BigQuery value in the text form a load accepts.
+func canonical(v bigquery.Value) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case *big.Rat:
+		return bigquery.NumericString(v)
+	case civil.Date:
+		return v.String()
+	case civil.DateTime:
+		return v.Date.String() + " " + v.Time.String()
+	case civil.Time:
+		return v.String()
+	case time.Time:
+		return v.UTC().Format("2006-01-02 15:04:05.999999") + " UTC"
+	default:
+		return fmt.Sprint(v)
+	}
+}

@@ -1,0 +1,65 @@
+package postprocess
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/dropcast/dropcast/shared/bqload"
+	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/run"
+	"github.com/dropcast/dropcast/shared/spec"
+)
+
+// loadResults loads the results CSV into the results table, replacing the
+// file's date partition (appending when the file has no date). The table's
+// schema is the layout the CSV was written with.
+func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (kernel.Outcome, error) {
+	l, err := layoutOf(x.Pipeline, cp)
+	if err != nil {
+		return kernel.Failed(err), nil
+	}
+	bq := s.app.Clients.BigQuery
+	req := bqload.Request{
+		Table:      bqload.ParseTable(x.Pipeline.Results.Table, s.app.Config.Project),
+		Schema:     l.Schema(),
+		WriteMode:  spec.ReplacePartition,
+		FileDate:   x.Run.FileDate,
+		SourceURIs: []string{cp.Results},
+		JobID:      fmt.Sprintf("dropcast_%s_e%d_results", strings.ReplaceAll(x.Run.ID, "-", "_"), x.Run.Epoch),
+	}
+	if req.FileDate == "" {
+		req.WriteMode = spec.Append
+	}
+	if cp.JobID == "" {
+		err := bqload.EnsureTable(ctx, bq, req)
+		var se *bqload.SchemaError
+		if errors.As(err, &se) {
+			return kernel.Failed(err), nil
+		}
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		if err := bqload.Start(ctx, bq, req); err != nil {
+			return kernel.Outcome{}, err
+		}
+		cp.JobID = req.JobID
+		if err := x.Save(ctx, cp); err != nil {
+			return kernel.Outcome{}, err
+		}
+	}
+	st, err := bqload.Check(ctx, bq, req.Table.Project, cp.JobID)
+	if err != nil {
+		return kernel.Outcome{}, err
+	}
+	if !st.Done {
+		return kernel.PollLater(0, cp), nil
+	}
+	if st.Err != nil {
+		return kernel.Failed(st.Err), nil
+	}
+	x.SetCounter(run.RowsResults, st.Rows)
+	x.SetOutput("results_table", req.Table.String()+"$"+req.FileDate)
+	return kernel.DoneWith(cp), nil
+}

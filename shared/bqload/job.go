@@ -1,0 +1,90 @@
+package bqload
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"cloud.google.com/go/bigquery"
+)
+
+// Job is a started load job: what it takes to check it.
+type Job struct {
+	Project  string `json:"project"`
+	ID       string `json:"id"`
+	Location string `json:"location,omitempty"`
+}
+
+// Load prepares the destination (see EnsureTable) and starts the load job,
+// or re-attaches to it when a job with the same ID exists already (BigQuery
+// answers 409): repeating Load never loads twice. It does not wait. A
+// conflicting table is a *SchemaError and an invalid request wraps
+// ErrInvalidRequest: neither is worth retrying.
+func Load(ctx context.Context, bq *bigquery.Client, r Request) (Job, error) {
+	t, err := prepare(ctx, bq, r)
+	if err != nil {
+		return Job{}, err
+	}
+	gcs := bigquery.NewGCSReference(r.SourceURIs...)
+	gcs.SourceFormat = bigquery.CSV
+	gcs.SkipLeadingRows = 1
+	gcs.AllowQuotedNewlines = true
+	gcs.AllowJaggedRows = t.Jagged
+	gcs.Schema = t.Schema
+	l := bq.DatasetInProject(r.Table.Project, r.Table.Dataset).Table(r.Destination()).LoaderFrom(gcs)
+	l.JobID = r.JobID
+	l.Location = t.Location
+	l.CreateDisposition = bigquery.CreateNever
+	l.WriteDisposition = r.disposition()
+	job := Job{Project: r.Table.Project, ID: r.JobID, Location: t.Location}
+	_, err = l.Run(ctx)
+	if isStatus(err, http.StatusConflict) {
+		return job, nil // the job exists: this is a repeated start
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("start load job %s into %s.%s: %w", r.JobID, r.Table.Dataset, r.Destination(), err)
+	}
+	return job, nil
+}
+
+// Start is Load for callers that keep only the job ID (and poll it with
+// Check, in the client's default location).
+func Start(ctx context.Context, bq *bigquery.Client, r Request) error {
+	_, err := Load(ctx, bq, r)
+	return err
+}
+
+// Status is what one check of a job found.
+type Status struct {
+	Done bool
+	// Rows is the number of rows loaded, once done.
+	Rows int64
+	// Err is the job's failure, a *JobError with BigQuery's reasons,
+	// locations and messages.
+	Err error
+}
+
+// CheckJob looks at a job once, in its location, without waiting.
+func CheckJob(ctx context.Context, bq *bigquery.Client, j Job) (Status, error) {
+	job, err := bq.JobFromProject(ctx, j.Project, j.ID, j.Location)
+	if err != nil {
+		return Status{}, fmt.Errorf("get job %s: %w", j.ID, err)
+	}
+	st := job.LastStatus()
+	if st == nil || !st.Done() {
+		return Status{}, nil
+	}
+	if st.Err() != nil {
+		return Status{Done: true, Err: jobError(j.ID, st)}, nil
+	}
+	var rows int64
+	if ls, ok := st.Statistics.Details.(*bigquery.LoadStatistics); ok {
+		rows = ls.OutputRows
+	}
+	return Status{Done: true, Rows: rows}, nil
+}
+
+// Check is CheckJob for a job in the client's default location.
+func Check(ctx context.Context, bq *bigquery.Client, project, jobID string) (Status, error) {
+	return CheckJob(ctx, bq, Job{Project: project, ID: jobID})
+}

@@ -1,0 +1,68 @@
+package kernel
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/dropcast/dropcast/shared/run"
+	"github.com/dropcast/dropcast/shared/taskq"
+)
+
+// crashOnce crashes the first time each point is reached.
+type crashOnce struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (c *crashOnce) Crash(point string, _ taskq.Task) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen[point] {
+		return false
+	}
+	c.seen[point] = true
+	return true
+}
+
+func TestCrashesLoseNothing(t *testing.T) {
+	for _, point := range []string{CrashBeforeSave, CrashBeforeCommit, CrashBeforeEnqueue} {
+		t.Run(point, func(t *testing.T) {
+			f := newFixture(t)
+			f.k.faults = &crashOnce{seen: map[string]bool{CrashBeforeSave: point != CrashBeforeSave, CrashBeforeCommit: point != CrashBeforeCommit, CrashBeforeEnqueue: point != CrashBeforeEnqueue}}
+			written := 0 // the step's side effect, idempotent by name in real steps
+			s := stepFunc{run.Preprocess, func(ctx context.Context, x *Exec) (Outcome, error) {
+				written++
+				if err := x.Save(ctx, map[string]int{"parts": 1}); err != nil {
+					return Outcome{}, err
+				}
+				return Done(), nil
+			}}
+			if w := f.deliver(s, f.task(run.Preprocess, 0), 0); w.Code != 500 {
+				t.Fatalf("crashed delivery answered %d", w.Code)
+			}
+			r := f.get(t)
+			if point != CrashBeforeEnqueue {
+				if st := r.StepState(run.Preprocess); st.Lease == nil || st.Status != run.StepRunning {
+					t.Fatalf("a crash released the lease or committed: %+v", st)
+				}
+				// Cloud Tasks redelivers; the lease blocks it until it expires.
+				if w := f.deliver(s, f.task(run.Preprocess, 0), 1); w.Code != 503 {
+					t.Fatalf("redelivery under the dead lease answered %d", w.Code)
+				}
+				f.clock.add(budget + time.Minute)
+			}
+			if w := f.deliver(s, f.task(run.Preprocess, 0), 2); w.Code != 200 {
+				t.Fatalf("recovery answered %d: %s", w.Code, w.Body)
+			}
+			r = f.get(t)
+			if r.Step != run.Load || r.StepState(run.Preprocess).Status != run.StepDone {
+				t.Fatalf("not recovered: step %s %+v", r.Step, r.StepState(run.Preprocess))
+			}
+			if got := f.q.names(); got[len(got)-1] != f.task(run.Load, 0).Name() {
+				t.Fatalf("next task not enqueued: %v", got)
+			}
+		})
+	}
+}

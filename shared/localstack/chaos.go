@@ -1,0 +1,126 @@
+package localstack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/dropcast/dropcast/shared/emulator/bqemu"
+	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
+	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
+	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
+	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/taskq"
+)
+
+// Chaos is a reproducible mix of faults, all derived from one seed: duplicate
+// deliveries of storage events and tasks (up to 5×, some concurrent),
+// crashes between side effects and their commits, 5xx/429/lost responses and
+// slowness from Cloud Storage, BigQuery and Vertex AI, ambiguous Cloud Tasks
+// creates, budgets that force self-requeue at random points, and (for some
+// seeds) a prediction job that fails.
+type Chaos struct {
+	Seed int64
+	// Budget is the steps' time budget.
+	Budget time.Duration
+	// EventCopies is how many times each storage event is delivered (1-5).
+	EventCopies int
+	// CrashRate is the probability of a crash at each crash point, at most
+	// MaxCrashes times per task and point.
+	CrashRate  float64
+	MaxCrashes int
+	Tasks      tasksemu.Faults
+	Storage    faultproxy.Faults
+	BigQuery   bqemu.Faults
+	Vertex     vertexemu.Faults
+	// FailPrediction makes the first prediction job fail: the run must fail
+	// cleanly, in predict.
+	FailPrediction bool
+}
+
+// ChaosFor derives a scenario from seed.
+func ChaosFor(seed int64) Chaos {
+	r := rand.New(rand.NewPCG(uint64(seed), 0xc4a05))
+	c := Chaos{
+		Seed:        seed,
+		Budget:      []time.Duration{2 * time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond, time.Second}[r.IntN(4)],
+		EventCopies: 1 + r.IntN(5),
+		CrashRate:   0.05 + 0.15*r.Float64(),
+		MaxCrashes:  2,
+		Tasks: tasksemu.Faults{
+			Seed: seed, DuplicateRate: 0.5 * r.Float64(), MaxDuplicates: 4,
+			CreateErrorRate: 0.05 * r.Float64(),
+		},
+		Storage: faultproxy.Faults{
+			Seed: uint64(seed), Unavailable: 0.02 * r.Float64(), TooManyRequests: 0.02 * r.Float64(),
+			LostResponse: 0.01 * r.Float64(), SlowRate: 0.02, Delay: 20 * time.Millisecond,
+		},
+		BigQuery: bqemu.Faults{Seed: seed, ServerErrorRate: 0.05 * r.Float64(), SlowJobs: time.Duration(r.IntN(200)) * time.Millisecond},
+		Vertex:   vertexemu.Faults{Seed: uint64(seed), ServerErrorRate: 0.05 * r.Float64()},
+	}
+	c.FailPrediction = r.IntN(10) == 0
+	if c.FailPrediction {
+		c.Vertex.FailJobs = 1
+	}
+	return c
+}
+
+func (c Chaos) String() string {
+	return fmt.Sprintf("seed=%d budget=%s event-copies=%d crash-rate=%.2f task-dups=%.2f gcs-faults=%.3f/%.3f/%.3f bq-5xx=%.3f vertex-5xx=%.3f fail-prediction=%v",
+		c.Seed, c.Budget, c.EventCopies, c.CrashRate, c.Tasks.DuplicateRate,
+		c.Storage.Unavailable, c.Storage.TooManyRequests, c.Storage.LostResponse,
+		c.BigQuery.ServerErrorRate, c.Vertex.ServerErrorRate, c.FailPrediction)
+}
+
+// crasher decides crashes from a hash of (seed, point, task, n), so a task's
+// fate does not depend on how deliveries interleave.
+type crasher struct {
+	seed int64
+	rate float64
+	max  int
+
+	mu    sync.Mutex
+	count map[string]int
+	// crashes counts the crashes injected per step.
+	crashes map[string]int
+}
+
+func newCrasher(c Chaos) *crasher {
+	return &crasher{seed: c.Seed, rate: c.CrashRate, max: c.MaxCrashes, count: map[string]int{}, crashes: map[string]int{}}
+}
+
+func (c *crasher) Crash(point string, t taskq.Task) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := point + "/" + t.Name()
+	n := c.count[key]
+	if n >= c.max {
+		return false
+	}
+	h := fnv.New64a()
+	binary.Write(h, binary.LittleEndian, c.seed)
+	fmt.Fprintf(h, "%s/%d", key, n)
+	if float64(h.Sum64()%1_000_000)/1_000_000 >= c.rate {
+		return false
+	}
+	c.count[key] = n + 1
+	if point != kernel.CrashBeforeEnqueue {
+		c.crashes[t.Step]++
+	}
+	return true
+}
+
+// CrashedAttempts is how many attempts of each step an injected crash ended
+// (crashes after a commit end no attempt of their step).
+func (c *crasher) CrashedAttempts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.crashes))
+	for k, v := range c.crashes {
+		out[k] = v
+	}
+	return out
+}
