@@ -12,7 +12,6 @@ import (
 	"cloud.google.com/go/bigquery"
 
 	"github.com/dropcast/dropcast/functions/load"
-	"github.com/dropcast/dropcast/shared/config"
 	"github.com/dropcast/dropcast/shared/emulator/bqemu"
 	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
 	"github.com/dropcast/dropcast/shared/localstack"
@@ -302,35 +301,5 @@ func TestLoadSlowJobIsPolledAndReattachedNotRestarted(t *testing.T) {
 	}
 	if n := loadedInPartition(t, s, "2026-04-26"); n != sampleClean {
 		t.Errorf("partition holds %d rows, want %d", n, sampleClean)
-	}
-}
-
-func TestLoadAtTheBudgetPollsLater(t *testing.T) {
-	t.Parallel()
-	// Jobs finish at once: with budget left the step checks its job right
-	// after starting it and is done in one invocation; with the budget spent
-	// it saves the job and polls later.
-	for _, c := range []struct {
-		name     string
-		budget   func(*config.Config)
-		segments func(int) bool
-	}{
-		{"budget left", func(c *config.Config) {}, func(n int) bool { return n == 0 }},
-		{"budget spent", func(c *config.Config) { c.SafetyMargin = c.StepTimeout - 2*time.Millisecond }, func(n int) bool { return n >= 1 }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			s := mustStack(t, localstack.Options{Latency: time.Nanosecond, Configure: func(cfg *config.Config) {
-				cfg.PollInterval = 10 * time.Millisecond
-				c.budget(cfg)
-			}})
-			r := loadMustSucceed(t, s, sampleObject(), sample.CSV, sampleClean)
-			if seg := r.StepState(run.Load).Segments; !c.segments(seg) {
-				t.Errorf("load took %d extra segments", seg)
-			}
-			if got := loadStepJobs(s); !slices.Equal(got, []string{load.JobID(r)}) {
-				t.Errorf("load jobs %v, want one", got)
-			}
-		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/dropcast/dropcast/functions/sweep"
 	"github.com/dropcast/dropcast/shared/config"
 	"github.com/dropcast/dropcast/shared/events"
+	"github.com/dropcast/dropcast/shared/holds"
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
@@ -148,4 +149,56 @@ func TestSweepFailsRunThatKeepsStallingAndAnnouncesItOnce(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("no run.failed event")
+}
+
+func TestSweepUndeploysModelLeftByCrashedRun(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{
+		LoseEvent: func(string) bool { return true },
+		Configure: func(c *config.Config) { shortBudget(c); c.UndeployGrace = 0 },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// What a run that crashed in online prediction leaves behind: it holds
+	// the model, the model is deployed, and the run itself has ended.
+	r := stalledRun(t, s, 0)
+	if _, err := s.App.Runs.Update(ctx, r.ID, func(r *run.Run) error {
+		r.Status = run.Failed
+		r.Error = &run.Failure{Step: run.Predict, Message: "instance died", At: time.Now()}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	model := s.Vertex.ModelName(sample.ModelID)
+	models := holds.NewStore(s.Storage, localstack.StateBucket)
+	if _, err := models.Acquire(ctx, "vertex", model, holds.Holder(r.ID, r.Epoch)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.App.Predictor(ctx, "vertex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := b.Deploy(ctx, model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; time.Sleep(20 * time.Millisecond) {
+		if done, err = b.PollOperation(ctx, op); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Vertex.DeployedModels() != 1 {
+		t.Fatal("the model did not deploy")
+	}
+	var undeployed []string
+	for s.Vertex.DeployedModels() != 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("still deployed after sweeping; sweeps undeployed %v", undeployed)
+		}
+		undeployed = append(undeployed, callSweep(t, s).Undeployed...)
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(undeployed) != 1 {
+		t.Fatalf("sweeps reported %v undeployed, want the model once", undeployed)
+	}
 }

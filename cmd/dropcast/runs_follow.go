@@ -175,10 +175,10 @@ func diff(old, cur *run.Run) []change {
 		case st.Status != run.StepRunning:
 		case o.Status != run.StepRunning:
 			c.Kind = chStepStarted
+		case st.Segments > o.Segments: // continue or poll-later: a new delivery, not a retry
+			c.Time, c.Kind = cur.UpdatedAt, chStepSegment
 		case st.Attempts > o.Attempts:
 			c.Time, c.Kind, c.Message = cur.UpdatedAt, chStepRetried, st.LastError
-		case st.Segments > o.Segments:
-			c.Time, c.Kind = cur.UpdatedAt, chStepSegment
 		}
 		if c.Kind != "" {
 			out = append(out, c)
@@ -216,7 +216,10 @@ func (f *follower) print(c change) {
 	case chStepStarted:
 		what = fmt.Sprintf("%-11s running (attempt %d)", c.Step, c.Attempts)
 	case chStepRetried:
-		what = fmt.Sprintf("%-11s retrying (attempt %d) after: %s", c.Step, c.Attempts, c.Message)
+		what = fmt.Sprintf("%-11s retrying (attempt %d)", c.Step, c.Attempts)
+		if c.Message != "" {
+			what += " after: " + c.Message
+		}
 	case chStepSegment:
 		what = fmt.Sprintf("%-11s continues (segment %d)", c.Step, c.Segments)
 	case chStepDone:

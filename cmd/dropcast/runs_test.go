@@ -432,6 +432,11 @@ func TestDiff(t *testing.T) {
 	if kinds(ch) != "step.retried" || ch[0].Message != "boom" || ch[0].Attempts != 2 {
 		t.Errorf("retry: %+v", ch)
 	}
+	polled := cloneRun(r)
+	polled.Steps[1].Attempts, polled.Steps[1].Segments = 2, 1
+	if ch := diff(r, polled); kinds(ch) != "step.segment" || ch[0].Segments != 1 {
+		t.Errorf("a poll-later segment: %+v", ch)
+	}
 	r3 := cloneRun(r2)
 	r3.Steps[1].Status, r3.Steps[1].FinishedAt = run.StepFailed, t0.Add(2*time.Second)
 	r3.Status, r3.FinishedAt, r3.Error = run.Failed, t0.Add(2*time.Second), &run.Failure{Step: run.Load, Message: "bad"}

@@ -1,8 +1,8 @@
 // Package sweep is the function Cloud Scheduler calls every few minutes to keep
 // the pipeline honest: it starts runs for inbox files whose event was lost,
 // re-drives runs that stalled (a task lost or out of retries, a crash between
-// a commit and an enqueue), and fails runs that keep stalling, so that every
-// run ends. It is idempotent and bounded in time: what one sweep does not
+// a commit and an enqueue), fails runs that keep stalling, so that every run
+// ends, and undeploys models that no live run holds, so none bills for nothing. It is idempotent and bounded in time: what one sweep does not
 // reach, the next one does.
 package sweep
 
@@ -15,6 +15,7 @@ import (
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/dropcast/dropcast/shared/app"
+	"github.com/dropcast/dropcast/shared/holds"
 	"github.com/dropcast/dropcast/shared/run"
 )
 
@@ -34,16 +35,19 @@ type Sweeper struct {
 	Lookback time.Duration
 	// Budget bounds one sweep.
 	Budget time.Duration
+	// UndeployGrace is how long a model may stay deployed with no holder.
+	UndeployGrace time.Duration
 }
 
 // New returns the sweeper.
 func New(a *app.App) *Sweeper {
 	c := a.Config
 	return &Sweeper{
-		app:      a,
-		Grace:    c.Budget() + c.SafetyMargin + 2*c.PollInterval,
-		Lookback: c.SweepLookback,
-		Budget:   c.Budget(),
+		app:           a,
+		Grace:         c.Budget() + c.SafetyMargin + 2*c.PollInterval,
+		Lookback:      c.SweepLookback,
+		Budget:        c.Budget(),
+		UndeployGrace: c.UndeployGrace,
 	}
 }
 
@@ -53,7 +57,9 @@ type Report struct {
 	Started  []string `json:"started"`
 	Redriven []string `json:"redriven"`
 	Failed   []string `json:"failed"`
-	Errors   []string `json:"errors,omitempty"`
+	// Undeployed lists models the sweeper undeployed because no live run held them.
+	Undeployed []string `json:"undeployed"`
+	Errors     []string `json:"errors,omitempty"`
 	// Incomplete is true when the budget ended the sweep early.
 	Incomplete bool `json:"incomplete,omitempty"`
 }
@@ -71,7 +77,7 @@ func (s *Sweeper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Sweep does one pass: lost events first, then stalled runs.
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
-	rep := Report{Started: []string{}, Redriven: []string{}, Failed: []string{}}
+	rep := Report{Started: []string{}, Redriven: []string{}, Failed: []string{}, Undeployed: []string{}}
 	deadline := time.Now().Add(s.Budget)
 	runs, err := s.app.Runs.List(ctx, "")
 	if err != nil {
@@ -81,8 +87,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 		return rep, err
 	}
 	s.unstick(ctx, runs, deadline, &rep)
+	// The cost guard: a model no live run holds is undeployed after the grace period.
+	models := holds.NewStore(s.app.Clients.Storage, s.app.Config.StateBucket)
+	undeployed, err := holds.Sweep(ctx, models, s.app.Predictor, holds.Live(ctx, s.app.Runs), s.UndeployGrace)
+	if err != nil {
+		rep.Errors = append(rep.Errors, "undeploy idle models: "+err.Error())
+	}
+	rep.Undeployed = append(rep.Undeployed, undeployed...)
 	s.app.Log.InfoContext(ctx, "sweep done", "checked", rep.Checked, "started", len(rep.Started),
-		"redriven", len(rep.Redriven), "failed", len(rep.Failed), "errors", len(rep.Errors), "incomplete", rep.Incomplete)
+		"redriven", len(rep.Redriven), "failed", len(rep.Failed), "undeployed", len(rep.Undeployed), "errors", len(rep.Errors), "incomplete", rep.Incomplete)
 	return rep, nil
 }
 
