@@ -161,13 +161,14 @@ func TestLoadAppendNeverAppendsADeliveryTwice(t *testing.T) {
 		Specs:      loadSpecWith("  write_mode: append\n"),
 		TaskFaults: tasksemu.Faults{Seed: 1, DuplicateRate: 1},
 	})
-	s.BQ.SetFaults(bqemu.Faults{Seed: 3, ServerErrorRate: 0.15})
+	s.BQ.SetFaults(bqemu.Faults{Seed: 7, ServerErrorRate: 0.3})
 	r1 := loadMustSucceed(t, s, sampleObject(), sample.CSV, sampleClean)
 	r2 := loadMustSucceed(t, s, loadEvening, loadCSV("2026-04-26", loadEveningN, "", 0), loadEveningN)
 	s.BQ.SetFaults(bqemu.Faults{})
 	if s.BQ.InjectedServerErrors() == 0 || s.Tasks.Stats().InjectedDuplicates == 0 {
 		t.Fatalf("faults not exercised: %d BigQuery 5xx, %d duplicate tasks", s.BQ.InjectedServerErrors(), s.Tasks.Stats().InjectedDuplicates)
 	}
+	t.Logf("%d BigQuery 5xx, %d duplicate deliveries", s.BQ.InjectedServerErrors(), s.Tasks.Stats().InjectedDuplicates)
 	if n := loadedInPartition(t, s, "2026-04-26"); n != sampleClean+loadEveningN {
 		t.Fatalf("partition holds %d rows, want %d (each file once)", n, sampleClean+loadEveningN)
 	}
@@ -296,6 +297,7 @@ func TestLoadSlowJobIsPolledAndReattachedNotRestarted(t *testing.T) {
 	if seg := r.StepState(run.Load).Segments; seg < 2 {
 		t.Errorf("load polled in %d segments, want >= 2 for a 1s job", seg)
 	}
+	t.Logf("load: %d segments, %d attempts, %d duplicate deliveries", r.StepState(run.Load).Segments, r.StepState(run.Load).Attempts, s.Tasks.Stats().InjectedDuplicates)
 	if got := loadStepJobs(s); !slices.Equal(got, []string{load.JobID(r)}) {
 		t.Errorf("load jobs %v, want one", got)
 	}

@@ -40,6 +40,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	budget := fs.Duration("budget", 0, "a step's time budget before it checkpoints and re-enqueues itself (0: the production default)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up on a run after this long")
 	verbose := fs.Bool("v", false, "print the functions' JSON logs on stderr")
+	chaos := fs.Int64("chaos", 0, "inject a reproducible mix of faults derived from `SEED` (duplicates, crashes, 5xx, tiny budgets)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dropcast local [--input FILE]... [--spec SPEC] [--out DIR] [--watch DIR]")
 		fmt.Fprintln(stderr, "\nRuns ingest → preprocess → load → predict → postprocess offline, on in-process")
@@ -64,6 +65,11 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *verbose {
 		opts.Log = logging.New(stderr, slog.LevelDebug)
 	}
+	if *chaos != 0 {
+		ch := localstack.ChaosFor(*chaos)
+		opts.Chaos = &ch
+		p.printf("chaos: %s\n", ch)
+	}
 	if *budget > 0 {
 		opts.Configure = func(c *config.Config) {
 			c.SafetyMargin = c.StepTimeout - *budget
@@ -78,6 +84,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer stack.Close()
 	p.printf("local stack up in %s: functions at %s (storage %s, bigquery %s)\n",
 		time.Since(start).Round(time.Millisecond), stack.URL, stack.GCS.URL(), strings.TrimSuffix(stack.BQ.Endpoint(), "/bigquery/v2/"))
+	p.printf("status page: %s/status/ (kept up with --watch)\n", stack.URL)
 
 	l := &localRun{stack: stack, out: *out, timeout: *timeout, p: p}
 	if *watch != "" {
@@ -169,6 +176,9 @@ func (l *localRun) process(ctx context.Context, f localFile) bool {
 	}
 	l.p.flush()
 	l.p.printf("%s", timeline(r))
+	if crashed := l.stack.CrashedAttempts(); len(crashed) > 0 {
+		l.p.printf("  chaos crashed attempts: %v (every one redelivered and recovered)\n", crashed)
+	}
 	if l.out != "" {
 		dir, err := writeOutputs(ctx, l.stack, r, l.out)
 		if err != nil {

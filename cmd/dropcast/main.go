@@ -24,6 +24,7 @@ func commands() map[string]command {
 		"local":    {"run the pipeline offline on in-process emulators", cmdLocal},
 		"validate": {"check pipeline specs and report every problem", cmdValidate},
 		"clean":    {"clean a local CSV with a spec's rules", cmdClean},
+		"runs":     {"see and steer runs: list, show, rerun, backfill, watch", cmdRuns},
 	}
 }
 

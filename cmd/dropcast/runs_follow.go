@@ -156,8 +156,9 @@ func diff(old, cur *run.Run) []change {
 		out = append(out, c)
 		old = &run.Run{}
 	case cur.Epoch != old.Epoch:
+		from := rerunFrom(old, cur)
 		c := at(cur.UpdatedAt, chRunRerun)
-		c.Step, c.Message = cur.Step, fmt.Sprintf("epoch %d from %s (was %s)", cur.Epoch, cur.Step, old.Status)
+		c.Step, c.Message = from, fmt.Sprintf("epoch %d from %s (was %s)", cur.Epoch, from, old.Status)
 		out = append(out, c)
 	}
 	for _, st := range cur.Steps {
@@ -177,7 +178,9 @@ func diff(old, cur *run.Run) []change {
 			c.Kind = chStepStarted
 		case st.Segments > o.Segments: // continue or poll-later: a new delivery, not a retry
 			c.Time, c.Kind = cur.UpdatedAt, chStepSegment
-		case st.Attempts > o.Attempts:
+		case st.Attempts > o.Attempts && st.LastError != "":
+			// A delivery after a transient error (a commit clears LastError;
+			// the delivery after a segment is no retry).
 			c.Time, c.Kind, c.Message = cur.UpdatedAt, chStepRetried, st.LastError
 		}
 		if c.Kind != "" {
@@ -193,6 +196,18 @@ func diff(old, cur *run.Run) []change {
 		out = append(out, c)
 	}
 	return out
+}
+
+// rerunFrom names the step a new epoch started from: the first step that
+// was reset (the cursor may have moved on by the time the record is read).
+func rerunFrom(old, cur *run.Run) string {
+	for _, st := range cur.Steps {
+		o := old.StepState(st.Name)
+		if o == nil || !o.StartedAt.Equal(st.StartedAt) || st.Status == run.StepPending && o.Status != run.StepPending {
+			return st.Name
+		}
+	}
+	return cur.Step
 }
 
 // print writes one change, as a line for people or a JSON line.
@@ -216,10 +231,7 @@ func (f *follower) print(c change) {
 	case chStepStarted:
 		what = fmt.Sprintf("%-11s running (attempt %d)", c.Step, c.Attempts)
 	case chStepRetried:
-		what = fmt.Sprintf("%-11s retrying (attempt %d)", c.Step, c.Attempts)
-		if c.Message != "" {
-			what += " after: " + c.Message
-		}
+		what = fmt.Sprintf("%-11s retrying (attempt %d) after: %s", c.Step, c.Attempts, c.Message)
 	case chStepSegment:
 		what = fmt.Sprintf("%-11s continues (segment %d)", c.Step, c.Segments)
 	case chStepDone:

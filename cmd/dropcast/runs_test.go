@@ -437,6 +437,11 @@ func TestDiff(t *testing.T) {
 	if ch := diff(r, polled); kinds(ch) != "step.segment" || ch[0].Segments != 1 {
 		t.Errorf("a poll-later segment: %+v", ch)
 	}
+	next := cloneRun(polled)
+	next.Steps[1].Attempts = 3 // the segment's next delivery took the lease: no retry
+	if got := kinds(diff(polled, next)); got != "" {
+		t.Errorf("the delivery after a segment: %s", got)
+	}
 	r3 := cloneRun(r2)
 	r3.Steps[1].Status, r3.Steps[1].FinishedAt = run.StepFailed, t0.Add(2*time.Second)
 	r3.Status, r3.FinishedAt, r3.Error = run.Failed, t0.Add(2*time.Second), &run.Failure{Step: run.Load, Message: "bad"}
@@ -448,8 +453,14 @@ func TestDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	r4.Steps[1].Status, r4.Steps[1].Attempts, r4.Steps[1].StartedAt = run.StepRunning, 1, t0.Add(time.Minute)
-	if got := kinds(diff(r3, r4)); got != "run.rerun step.started" {
-		t.Errorf("rerun: %s", got)
+	if ch := diff(r3, r4); kinds(ch) != "run.rerun step.started" || ch[0].Step != run.Load {
+		t.Errorf("rerun: %+v", ch)
+	}
+	// Read late, when the rerun's first step is done already: still "from load".
+	r5 := cloneRun(r4)
+	r5.Steps[1].Status, r5.Steps[1].FinishedAt, r5.Step = run.StepDone, t0.Add(61*time.Second), run.Predict
+	if ch := diff(r3, r5); kinds(ch) != "run.rerun step.done" || ch[0].Step != run.Load {
+		t.Errorf("rerun read late: %+v", ch)
 	}
 	if got := kinds(diff(r4, r4)); got != "" {
 		t.Errorf("no change: %s", got)

@@ -63,3 +63,12 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 	x.SetOutput("results_table", req.Table.String()+"$"+req.FileDate)
 	return kernel.DoneWith(cp), nil
 }
+
+// layoutOf is the layout the checkpoint's parts were written with.
+func layoutOf(p *spec.Pipeline, cp Checkpoint) (*Layout, error) {
+	l, err := NewLayout(p, cp.Classes)
+	if err != nil {
+		return nil, fmt.Errorf("results layout: %w", err)
+	}
+	return l, nil
+}

@@ -2,7 +2,6 @@ package postprocess
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/dropcast/dropcast/shared/kernel"
@@ -106,13 +105,4 @@ func (s *Step) prepare(ctx context.Context, x *kernel.Exec, cp *Checkpoint) (*La
 	cp.Classes, cp.ErrorRows = classes, errRows
 	x.SetCounter(run.RowsErrored, errRows)
 	return l, ix, nil
-}
-
-// layoutOf is the layout the checkpoint's parts were written with.
-func layoutOf(p *spec.Pipeline, cp Checkpoint) (*Layout, error) {
-	l, err := NewLayout(p, cp.Classes)
-	if err != nil {
-		return nil, fmt.Errorf("results layout: %w", err)
-	}
-	return l, nil
 }

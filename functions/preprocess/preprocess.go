@@ -83,6 +83,10 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 			return kernel.Outcome{}, err
 		}
 		cp = next
+		if max := x.Pipeline.Rejects.MaxRows; max > 0 && cp.RowsRejected > max {
+			// Past max_rows no later row can save the file: stop now.
+			return kernel.Failed(c.CheckThreshold(cp.Checkpoint)), nil
+		}
 		x.SetCounter(run.RowsIn, cp.RowsIn)
 		x.SetCounter(run.RowsClean, cp.RowsClean)
 		x.SetCounter(run.RowsRejected, cp.RowsRejected)
@@ -95,7 +99,7 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		x.SetOutput("rejects", "gs://"+s.workBucket+"/"+prefix+"rejects/")
 	}
 	if err := c.CheckThreshold(cp.Checkpoint); err != nil {
-		return kernel.Failed(fmt.Errorf("%s: %w", src.Object, err)), nil
+		return kernel.Failed(err), nil
 	}
 	if cp.RowsClean == 0 {
 		return kernel.Failed(fmt.Errorf("%s: no clean rows to load", src.Object)), nil

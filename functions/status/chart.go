@@ -38,15 +38,17 @@ type bar struct {
 	// Drawn: the step has started; pending steps have no bar.
 	Drawn bool
 	// Label is "3 attempts · 2 segments · 217ms"; Inside puts it in the bar.
-	Label        string
-	LabelX       string
-	Inside       bool
-	Title        string
+	Label  string
+	LabelX string
+	Inside bool
+	Title  string
 }
 
 type tick struct {
-	X     string
-	Label string
+	X, Label string
+	// Anchor aligns the label: the first starts at its tick and the last
+	// ends at it, so neither leaves the chart.
+	Anchor string
 }
 
 func newChart(r *run.Run, now time.Time) chart {
@@ -102,9 +104,17 @@ func newChart(r *run.Run, now time.Time) chart {
 	}
 	for i := range 5 {
 		f := float64(i) / 4
+		anchor := "middle"
+		switch i {
+		case 0:
+			anchor = "start"
+		case 4:
+			anchor = "end"
+		}
 		c.Ticks = append(c.Ticks, tick{
-			X:     fmtUnits(chartLabelW + f*float64(plotW)),
-			Label: "+" + fmtDuration(time.Duration(f*float64(span))),
+			X:      fmtUnits(chartLabelW + f*float64(plotW)),
+			Label:  "+" + fmtDuration(time.Duration(f*float64(span))),
+			Anchor: anchor,
 		})
 	}
 	return c

@@ -212,11 +212,15 @@ func errorSummary(r *run.Run, max int) string {
 // knownCounters are shown first, in pipeline order; others follow by name.
 var knownCounters = []string{run.RowsIn, run.RowsClean, run.RowsRejected, run.RowsLoaded, run.RowsPredicted, run.RowsErrored, run.RowsResults}
 
-func counterOrder(m map[string]int64) []string { return ordered(knownCounters, slices.Sorted(maps.Keys(m)), m) }
+func counterOrder(m map[string]int64) []string {
+	return ordered(knownCounters, slices.Sorted(maps.Keys(m)), m)
+}
 
 var knownOutputs = []string{"clean", "rejects", "table", "prediction_job", "predictions", "results", "results_table"}
 
-func outputOrder(m map[string]string) []string { return ordered(knownOutputs, slices.Sorted(maps.Keys(m)), m) }
+func outputOrder(m map[string]string) []string {
+	return ordered(knownOutputs, slices.Sorted(maps.Keys(m)), m)
+}
 
 // ordered lists the keys of m: those in first in its order, then the other
 // keys (sorted) in their order.

@@ -129,7 +129,9 @@ func listedIDs(body string) []string {
 	return ids
 }
 
-func hasRefresh(body string) bool { return strings.Contains(body, `<meta http-equiv="refresh" content="5">`) }
+func hasRefresh(body string) bool {
+	return strings.Contains(body, `<meta http-equiv="refresh" content="5">`)
+}
 
 func TestListNewestFirstWithCountsAndErrors(t *testing.T) {
 	f := newFixture(t)

@@ -133,4 +133,3 @@ func (e *env) partition(t *testing.T, date string) int64 {
 	t.Helper()
 	return e.count(t, "SELECT COUNT(*) FROM `p.d.t` WHERE _PARTITIONTIME = TIMESTAMP('"+date+"')")
 }
-

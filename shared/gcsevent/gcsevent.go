@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -101,8 +104,29 @@ func (o Object) check() error {
 		return errors.New("event names no object")
 	case o.Generation <= 0:
 		return fmt.Errorf("event for gs://%s/%s has no generation", o.Bucket, o.Name)
+	case !SafeName(o.Name):
+		return fmt.Errorf("object name %q is not safe to process (dot segments, control characters or invalid UTF-8)", o.Name)
 	}
 	return nil
+}
+
+// SafeName reports whether an object name is safe to derive paths from: valid
+// UTF-8, no control characters, no empty, "." or ".." segments, at most 1024 bytes.
+func SafeName(name string) bool {
+	if name == "" || len(name) > 1024 || !utf8.ValidString(name) {
+		return false
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // flexInt decodes an int64 written as a JSON number or string.

@@ -76,3 +76,18 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestUnsafeNamesArePoison(t *testing.T) {
+	for _, name := range []string{"incoming/../secrets.csv", "incoming//x.csv", "incoming/./x.csv", "incoming/x\n.csv", "/incoming/x.csv"} {
+		e := newEvent(t, FinalizedType, map[string]any{"bucket": "in", "name": name, "generation": "1"})
+		if _, err := Decode(e); err == nil || errors.Is(err, ErrIgnored) {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	if SafeName("incoming/\xff.csv") {
+		t.Error("invalid UTF-8 accepted")
+	}
+	if !SafeName("incoming/20260426-120000.csv") || !SafeName("受信/データ 1.csv") {
+		t.Error("ordinary names rejected")
+	}
+}

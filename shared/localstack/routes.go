@@ -16,6 +16,7 @@ import (
 	"github.com/dropcast/dropcast/functions/postprocess"
 	"github.com/dropcast/dropcast/functions/predict"
 	"github.com/dropcast/dropcast/functions/preprocess"
+	"github.com/dropcast/dropcast/functions/status"
 	"github.com/dropcast/dropcast/functions/sweep"
 	"github.com/dropcast/dropcast/functions/trigger"
 	"github.com/dropcast/dropcast/shared/events"
@@ -34,6 +35,9 @@ func (s *Stack) routes() http.Handler {
 	mux.Handle("/export", k.Handler(export.New(s.App)))
 	mux.Handle("/sweep", sweep.New(s.App))
 	mux.Handle("/trigger", trigger.New(s.App))
+	st := status.New(s.App)
+	mux.Handle("/status/", st)
+	mux.Handle("/status", st)
 	return mux
 }
 
