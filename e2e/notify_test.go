@@ -111,8 +111,8 @@ func slackText(t *testing.T, r hookRequest) string {
 	var msg struct {
 		Text   string `json:"text"`
 		Blocks []struct {
-			Type   string `json:"type"`
-			Text   *struct{ Text string } `json:"text"`
+			Type   string                  `json:"type"`
+			Text   *struct{ Text string }  `json:"text"`
 			Fields []struct{ Text string } `json:"fields"`
 			Elems  []struct{ Text string } `json:"elements"`
 		} `json:"blocks"`
@@ -160,7 +160,7 @@ func TestNotifySuccessOnce(t *testing.T) {
 	text := slackText(t, slack[0])
 	for _, want := range []string{
 		"succeeded", sampleObject(), "purchases", r.ID,
-		"rows_results: 474", // counts
+		"rows_results: 474",                  // counts
 		s.Config.StatusURL + "/runs/" + r.ID, // link to the run's page
 		r.Outputs["results"],                 // where the results are
 	} {

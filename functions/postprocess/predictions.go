@@ -20,7 +20,7 @@ type entry struct {
 
 // index holds a run's predictions by row key. Backends do not promise their
 // output files in row order, so the join needs them all at hand: the index
-// costs memory in proportion to the run's rows (about 100 bytes a row, plus
+// costs memory in proportion to the run's rows (roughly 100-150 bytes a row, plus
 // 8 bytes a class with scores: all).
 type index struct {
 	rows    map[int64]entry

@@ -218,7 +218,11 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 			fence = st.Lease.Fence
 			return errOwnLease
 		case st.Lease != nil && now.Before(st.Lease.Expires):
-			retryAfter = st.Lease.Expires.Sub(now)
+			// Come back when the lease ends or after a poll interval,
+			// whichever is first: the holder may finish (or die) long before
+			// its lease runs out, and a task held back for a whole lease
+			// would delay whatever waits on it.
+			retryAfter = min(st.Lease.Expires.Sub(now), max(k.cfg.PollInterval, time.Second))
 			return errBusy
 		}
 		r.Fence++

@@ -464,3 +464,23 @@ func checkpoint(t *testing.T, r *run.Run, step string) map[string]any {
 	}
 	return m
 }
+
+func TestBusyRetryAfterIsBoundedByThePollInterval(t *testing.T) {
+	f := newFixture(t)
+	started, release := make(chan struct{}), make(chan struct{})
+	s := stepFunc{run.Preprocess, func(context.Context, *Exec) (Outcome, error) {
+		close(started)
+		<-release
+		return Done(), nil
+	}}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); f.deliver(s, f.task(run.Preprocess, 0), 0) }()
+	<-started
+	dup := f.deliver(s, f.task(run.Preprocess, 0), 0)
+	close(release)
+	wg.Wait()
+	if got := dup.Header().Get("Retry-After"); got != "30" { // the poll interval, not the 70s lease
+		t.Fatalf("Retry-After %q", got)
+	}
+}
