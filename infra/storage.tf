@@ -73,6 +73,18 @@ resource "google_storage_bucket" "results" {
   public_access_prevention    = "enforced"
   force_destroy               = var.force_destroy
 
+  # Postprocess writes result parts under _dropcast/ and composes them into the
+  # results CSV; parts an interrupted run leaves behind expire after a day.
+  lifecycle_rule {
+    condition {
+      age            = 1
+      matches_prefix = ["_dropcast/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
   depends_on = [google_project_service.api]
 }
 
