@@ -25,10 +25,19 @@ const (
 )
 
 // cleanSpec is the part of a pipeline spec that clean reads: the schema,
-// inline at the top level; other pipeline keys are ignored.
+// inline at the top level. The other pipeline sections may be present (or
+// not: a cleaning-only spec is fine) and are not interpreted; any other key,
+// such as a misspelt column rule, is an error.
 type cleanSpec struct {
 	Name          string `yaml:"name"`
 	schema.Schema `yaml:",inline"`
+
+	Match       string    `yaml:"match"`
+	Destination yaml.Node `yaml:"destination"`
+	Predict     yaml.Node `yaml:"predict"`
+	Results     yaml.Node `yaml:"results"`
+	Notify      yaml.Node `yaml:"notify"`
+	Schedules   yaml.Node `yaml:"schedules"`
 }
 
 // cmdClean runs `dropcast clean --spec SPEC [-o OUT] [--rejects FILE] FILE`:
@@ -114,7 +123,9 @@ func loadSpec(path string) (*schema.Schema, error) {
 		return nil, fmt.Errorf("read spec: %w", err)
 	}
 	var spec cleanSpec
-	if err := yaml.Unmarshal(data, &spec); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&spec); err != nil {
 		return nil, fmt.Errorf("spec %s: %w", path, err)
 	}
 	if ps := spec.Validate(); len(ps) > 0 {

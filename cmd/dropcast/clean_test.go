@@ -103,3 +103,15 @@ func TestCmdCleanBadInput(t *testing.T) {
 		t.Errorf("bad spec message %q", stderr)
 	}
 }
+
+func TestCleanRejectsMisspeltRule(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "s.yaml")
+	os.WriteFile(spec, []byte("name: s\ncolumns:\n  - name: a\n    type: INT64\n    requried: true\n"), 0o644)
+	in := filepath.Join(dir, "in.csv")
+	os.WriteFile(in, []byte("a\n1\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := cmdClean(context.Background(), []string{"--spec", spec, in}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "requried") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
