@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -12,37 +13,22 @@ import (
 // StepHandler serves a kernel step built by newStep from the process's App,
 // which is created from the environment on the first request.
 func StepHandler(newStep func(*App) kernel.Step) http.HandlerFunc {
-	var h http.Handler
-	var once onceErr
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := once.do(func() error {
-			a, err := fromEnv()
-			if err != nil {
-				return err
-			}
-			h = a.Kernel.Handler(newStep(a))
-			return nil
-		}); err != nil {
-			http.Error(w, "dropcast is misconfigured: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		h.ServeHTTP(w, r)
-	}
+	return HTTPHandler(func(a *App) http.Handler { return a.Kernel.Handler(newStep(a)) })
 }
 
-// HTTPHandler serves a plain HTTP function built by newHandler from the process's App.
+// HTTPHandler serves a plain HTTP function built by newHandler from the
+// process's App, which is created from the environment on the first request.
 func HTTPHandler(newHandler func(*App) http.Handler) http.HandlerFunc {
-	var h http.Handler
-	var once onceErr
+	handler := sync.OnceValues(func() (http.Handler, error) {
+		a, err := fromEnv()
+		if err != nil {
+			return nil, err
+		}
+		return newHandler(a), nil
+	})
 	return func(w http.ResponseWriter, r *http.Request) {
-		if err := once.do(func() error {
-			a, err := fromEnv()
-			if err != nil {
-				return err
-			}
-			h = newHandler(a)
-			return nil
-		}); err != nil {
+		h, err := handler()
+		if err != nil {
 			http.Error(w, "dropcast is misconfigured: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

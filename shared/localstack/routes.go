@@ -2,8 +2,6 @@ package localstack
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/dropcast/dropcast/functions/status"
 	"github.com/dropcast/dropcast/functions/sweep"
 	"github.com/dropcast/dropcast/functions/trigger"
-	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/gcsevent"
 )
 
@@ -67,7 +64,7 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 			topic, sub string
 			fn         func(context.Context, event.Event) error
 		}{EventsTopic, "local-events", func(ctx context.Context, e event.Event) error {
-			ev, err := decodeEvent(e)
+			ev, err := notify.Decode(e)
 			if err != nil {
 				return nil // not ours: drop it
 			}
@@ -86,23 +83,6 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 		}()
 	}
 	return nil
-}
-
-// decodeEvent reads a run event from a messagePublished CloudEvent.
-func decodeEvent(e event.Event) (events.Event, error) {
-	var d struct {
-		Message struct {
-			Data []byte `json:"data"`
-		} `json:"message"`
-	}
-	var ev events.Event
-	if err := json.Unmarshal(e.Data(), &d); err != nil {
-		return ev, fmt.Errorf("decode pubsub message: %w", err)
-	}
-	if err := json.Unmarshal(d.Message.Data, &ev); err != nil {
-		return ev, fmt.Errorf("decode run event: %w", err)
-	}
-	return ev, nil
 }
 
 // deliverCopies delivers one event n times at once, as at-least-once delivery

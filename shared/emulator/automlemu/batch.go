@@ -1,6 +1,8 @@
 package automlemu
 
 import (
+	"github.com/dropcast/dropcast/shared/gcsuri"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -46,7 +48,7 @@ func (s *predictionService) BatchPredict(_ context.Context, req *automlpb.BatchP
 		return nil, status.Error(codes.InvalidArgument, "input_config needs gcs_source.input_uris or bigquery_source.input_uri")
 	}
 	prefix := req.GetOutputConfig().GetGcsDestination().GetOutputUriPrefix()
-	if _, _, err := splitGCS(prefix); err != nil {
+	if _, _, err := gcsuri.Split(prefix); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "output_config.gcs_destination.output_uri_prefix: %v", err)
 	}
 	if st.opts.Storage == nil {

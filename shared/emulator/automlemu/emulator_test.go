@@ -16,6 +16,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/storage"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/model"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
@@ -102,7 +103,7 @@ func (f *fixture) put(t *testing.T, object, body string) {
 
 func (f *fixture) readCSV(t *testing.T, uri string) [][]string {
 	t.Helper()
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		t.Fatal(err)
 	}

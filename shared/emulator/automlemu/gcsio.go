@@ -6,66 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
-	"strings"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
+
+	"github.com/dropcast/dropcast/shared/gcsuri"
 )
-
-// splitGCS splits gs://bucket/object.
-func splitGCS(uri string) (bucket, object string, err error) {
-	rest, ok := strings.CutPrefix(uri, "gs://")
-	bucket, object, _ = strings.Cut(rest, "/")
-	if !ok || bucket == "" {
-		return "", "", fmt.Errorf("%q is not a gs:// URI", uri)
-	}
-	return bucket, object, nil
-}
-
-// expand lists the objects a URI names; "*" in the object name matches any
-// characters (including "/"), and a URI with a wildcard may match nothing.
-func expand(ctx context.Context, c *storage.Client, uri string) (bucket string, objects []string, err error) {
-	bucket, object, err := splitGCS(uri)
-	if err != nil {
-		return "", nil, err
-	}
-	if !strings.Contains(object, "*") {
-		return bucket, []string{object}, nil
-	}
-	parts := strings.Split(object, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
-	}
-	re := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
-	it := c.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: wildcardPrefix(object)})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return "", nil, fmt.Errorf("list %s: %w", uri, err)
-		}
-		if re.MatchString(a.Name) {
-			objects = append(objects, a.Name)
-		}
-	}
-	slices.Sort(objects)
-	return bucket, objects, nil
-}
-
-// wildcardPrefix is the object name up to its first wildcard.
-func wildcardPrefix(object string) string {
-	before, _, _ := strings.Cut(object, "*")
-	return before
-}
 
 // readInputs reads CSV files with a header row each; all headers must match.
 func readInputs(ctx context.Context, c *storage.Client, uris []string) (header []string, rows [][]string, err error) {
 	for _, uri := range uris {
-		bucket, objects, err := expand(ctx, c, uri)
+		bucket, objects, err := gcsuri.Expand(ctx, c, uri)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -114,7 +65,7 @@ func readCSV(ctx context.Context, c *storage.Client, bucket, object string) (hea
 
 // writeCSV writes a header and rows to a gs:// URI.
 func writeCSV(ctx context.Context, c *storage.Client, uri string, header []string, rows [][]string) error {
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		return err
 	}

@@ -3,30 +3,19 @@ package vertexemu
 import (
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
-)
 
-// splitGCS splits gs://bucket/object into bucket and object.
-func splitGCS(uri string) (bucket, object string, err error) {
-	rest, ok := strings.CutPrefix(uri, "gs://")
-	bucket, object, _ = strings.Cut(rest, "/")
-	if !ok || bucket == "" {
-		return "", "", fmt.Errorf("invalid Cloud Storage URI %q: want gs://BUCKET/OBJECT", uri)
-	}
-	return bucket, object, nil
-}
+	"github.com/dropcast/dropcast/shared/gcsuri"
+)
 
 // expandURI lists the objects uri names: itself, or every object matching
 // it when its object name holds * wildcards (each matching any run of
 // characters, / included). It is an error when nothing matches.
 func expandURI(ctx context.Context, client *storage.Client, uri string) ([]string, error) {
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -36,25 +25,13 @@ func expandURI(ctx context.Context, client *storage.Client, uri string) ([]strin
 		}
 		return []string{uri}, nil
 	}
-	prefix, _, _ := strings.Cut(object, "*")
-	parts := strings.Split(object, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
+	_, names, err := gcsuri.Expand(ctx, client, uri)
+	if err != nil {
+		return nil, err
 	}
-	re := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
-	var out []string
-	it := client.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix})
-	for {
-		attrs, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", uri, err)
-		}
-		if re.MatchString(attrs.Name) {
-			out = append(out, "gs://"+bucket+"/"+attrs.Name)
-		}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = "gs://" + bucket + "/" + n
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("input %s matches no objects", uri)
@@ -64,7 +41,7 @@ func expandURI(ctx context.Context, client *storage.Client, uri string) ([]strin
 
 // readCSV reads a whole CSV object; rows may have any number of fields.
 func readCSV(ctx context.Context, client *storage.Client, uri string) ([][]string, error) {
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +61,7 @@ func readCSV(ctx context.Context, client *storage.Client, uri string) ([][]strin
 
 // writeCSV writes records as the object uri.
 func writeCSV(ctx context.Context, client *storage.Client, uri string, records [][]string) error {
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dropcast/dropcast/shared/gcsuri"
 )
 
 // job is one batch prediction job and its runner's handle.
@@ -74,7 +76,7 @@ func (s *Server) checkJobIO(in *aiplatformpb.BatchPredictionJob) error {
 			return status.Error(codes.InvalidArgument, "gcs_source.uris is empty")
 		}
 		for _, uri := range ic.GetGcsSource().GetUris() {
-			if _, _, err := splitGCS(uri); err != nil {
+			if _, _, err := gcsuri.Split(uri); err != nil {
 				return status.Error(codes.InvalidArgument, err.Error())
 			}
 		}
@@ -101,7 +103,7 @@ func (s *Server) checkJobIO(in *aiplatformpb.BatchPredictionJob) error {
 	if oc.GetPredictionsFormat() != "csv" {
 		return status.Errorf(codes.InvalidArgument, "predictions_format %q is not supported; use \"csv\"", oc.GetPredictionsFormat())
 	}
-	if _, _, err := splitGCS(dest.GetOutputUriPrefix()); err != nil {
+	if _, _, err := gcsuri.Split(dest.GetOutputUriPrefix()); err != nil {
 		return status.Error(codes.InvalidArgument, "output_uri_prefix: "+err.Error())
 	}
 	if s.opts.Storage == nil {

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/model"
 )
 
@@ -76,7 +77,7 @@ func newEnv(t *testing.T, opts Options) *env {
 
 func (e *env) put(t *testing.T, uri, body string) {
 	t.Helper()
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func (e *env) put(t *testing.T, uri, body string) {
 
 func (e *env) get(t *testing.T, uri string) string {
 	t.Helper()
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/predictor"
 	"google.golang.org/grpc/codes"
 )
@@ -22,7 +23,7 @@ func (b *Backend) StartBatch(ctx context.Context, req predictor.BatchRequest) (s
 	if _, err := locationOf(req.Model); err != nil {
 		return "", err
 	}
-	if _, _, err := splitGCS(req.OutputPrefix); err != nil {
+	if _, _, err := gcsuri.Split(req.OutputPrefix); err != nil {
 		return "", fmt.Errorf("automl: batch %s: output prefix: %w", req.Key, err)
 	}
 	in := &automlpb.BatchPredictInputConfig{}

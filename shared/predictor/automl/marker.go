@@ -14,6 +14,8 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/dropcast/dropcast/shared/gcsuri"
 )
 
 // markerName is the object, under a batch's output prefix, that records which
@@ -45,7 +47,7 @@ type marker struct {
 //     filter worksOn) and adopt it; else wait for the claimer until
 //     ClaimTimeout, then take the claim over.
 func (b *Backend) startOnce(ctx context.Context, s batchStart) (string, error) {
-	bucket, object, err := splitGCS(s.output + "/" + markerName)
+	bucket, object, err := gcsuri.Split(s.output + "/" + markerName)
 	if err != nil {
 		return "", err
 	}

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/storage"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/predictor"
 	"github.com/dropcast/dropcast/shared/schema"
 	"google.golang.org/api/iterator"
@@ -30,7 +31,7 @@ func errorsColumn(target string) string { return "errors_" + target }
 // Label and Score are the top class, Scores every class, RowKey the _row
 // column. It returns how many rows dir's errors_N.csv files hold.
 func (b *Backend) ReadOutput(ctx context.Context, dir string, fn func(predictor.Prediction) error) (int64, error) {
-	bucket, prefix, err := splitGCS(strings.TrimRight(dir, "/") + "/")
+	bucket, prefix, err := gcsuri.Split(strings.TrimRight(dir, "/") + "/")
 	if err != nil {
 		return 0, fmt.Errorf("automl: read output: %w", err)
 	}
@@ -247,7 +248,7 @@ func (b *Backend) WriteOutput(ctx context.Context, dir string, part int, header 
 }
 
 func (b *Backend) writeCSV(ctx context.Context, uri string, header []string, rows [][]string) error {
-	bucket, object, err := splitGCS(uri)
+	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
 		return fmt.Errorf("automl: write output: %w", err)
 	}
