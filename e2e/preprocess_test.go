@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"testing"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+
+	"github.com/dropcast/dropcast/shared/localstack"
+	"github.com/dropcast/dropcast/shared/run"
+	"github.com/dropcast/dropcast/shared/sample"
+)
+
+// partsData concatenates the data lines (all but each part's header) of a
+// run's clean or rejects parts, in part order.
+func partsData(t *testing.T, s *localstack.Stack, r *run.Run, kind string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	var names []string
+	it := s.Storage.Bucket(localstack.WorkBucket).Objects(ctx, &storage.Query{Prefix: r.WorkPrefix() + kind + "/"})
+	for {
+		a, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	var out bytes.Buffer
+	for _, n := range names {
+		_, data, _ := bytes.Cut(readObject(t, s, "gs://"+localstack.WorkBucket+"/"+n), []byte("\n"))
+		out.Write(data)
+	}
+	return out.Bytes()
+}
+
+// A tiny budget and crashes at every commit boundary of preprocess still
+// give clean output byte-identical to an unconstrained run's, for a file with
+// quoted newlines, doubled quotes, CRLF and bad rows.
+func TestPreprocessUnderCrashesIsByteIdentical(t *testing.T) {
+	t.Parallel()
+	data := bigSample(10)
+	ref := mustStack(t, localstack.Options{})
+	want := dropAndWait(t, ref, sampleObject(), data)
+	wantClean, wantRejects := partsData(t, ref, want, "clean"), partsData(t, ref, want, "rejects")
+	if want.StepState(run.Preprocess).Segments != 0 {
+		t.Fatal("the reference run was segmented")
+	}
+	for _, seed := range []int64{1, 2, 3} {
+		ch := localstack.Chaos{Seed: seed, Budget: 2e6, EventCopies: 1, CrashRate: 0.3, MaxCrashes: 2}
+		s := mustStack(t, localstack.Options{Chaos: &ch})
+		r := dropAndWait(t, s, sampleObject(), data)
+		if r.Status != run.Succeeded {
+			t.Fatalf("seed %d: %s %+v", seed, r.Status, r.Error)
+		}
+		st := r.StepState(run.Preprocess)
+		if st.Segments < 1 || s.CrashedAttempts()[run.Preprocess] == 0 {
+			t.Fatalf("seed %d: %d segments, %d crashes: the test forced neither", seed, st.Segments, s.CrashedAttempts()[run.Preprocess])
+		}
+		if got := partsData(t, s, r, "clean"); !bytes.Equal(got, wantClean) {
+			t.Errorf("seed %d: clean output (%d bytes) differs from the unconstrained run's (%d bytes)", seed, len(got), len(wantClean))
+		}
+		if got := partsData(t, s, r, "rejects"); !bytes.Equal(got, wantRejects) {
+			t.Errorf("seed %d: rejects differ from the unconstrained run's", seed)
+		}
+	}
+}
+
+// An object no spec matches starts nothing.
+func TestUnmatchedObjectIsIgnored(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{})
+	ctx := context.Background()
+	id, err := s.Drop(ctx, "incoming/notes.csv", []byte("a,b\n1,2\n"))
+	if err != nil || id != "" {
+		t.Fatalf("Drop = %q, %v", id, err)
+	}
+	// A file dropped after it runs to the end: by then the first event was handled.
+	if r := dropAndWait(t, s, sampleObject(), sample.CSV); r.Status != run.Succeeded {
+		t.Fatalf("sample run: %s", r.Status)
+	}
+	runs, err := s.App.Runs.List(ctx, "")
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("%d runs for one matched and one unmatched object (%v)", len(runs), err)
+	}
+}
