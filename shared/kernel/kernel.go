@@ -436,7 +436,8 @@ func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind out
 	case run.Succeeded:
 		k.publish(ctx, r, events.Event{Type: events.RunSucceeded, Status: string(r.Status), DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()})
 	case run.Failed:
-		e := events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message, Attempts: st.Attempts}
+		e := events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message,
+			Attempts: r.StepState(r.Error.Step).Attempts, DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()}
 		k.publish(ctx, r, e)
 	}
 }
