@@ -42,7 +42,7 @@ type Pipeline struct {
 	// (YYYYMMDD) gives the file's date. Default DefaultMatch.
 	Match string `yaml:"match,omitempty" json:"match,omitempty"`
 
-	schema.Schema `yaml:",inline" json:",inline"`
+	schema.Schema `yaml:",inline"`
 
 	Destination Destination `yaml:"destination" json:"destination"`
 	Predict     Predict     `yaml:"predict" json:"predict"`
