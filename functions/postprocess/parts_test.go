@@ -9,24 +9,14 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/predictor"
 )
 
 // bucket is a fresh bucket on a Cloud Storage emulator, through the real client.
 func bucket(t *testing.T) *storage.BucketHandle {
 	t.Helper()
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("b")
-	c, err := srv.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := gcsemutest.Start(t, "b")
 	return c.Bucket("b")
 }
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/dropcast/dropcast/shared/app"
 	"github.com/dropcast/dropcast/shared/config"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/run"
 )
 
@@ -32,17 +32,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket(stateBucket)
-	gcs, err := srv.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs := gcsemutest.Start(t, stateBucket)
 	store := run.NewStore(gcs, stateBucket)
 
 	f := &fixture{

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/dropcast/dropcast/shared/emulator/bqemu"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 )
 
 const (
@@ -33,17 +33,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket(bucket)
-	sc, err := g.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sc.Close() })
+	sc := gcsemutest.Start(t, bucket)
 	emu, err := bqemu.Start(bqemu.Options{Storage: sc})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 )
 
 func TestSplit(t *testing.T) {
@@ -21,17 +21,8 @@ func TestSplit(t *testing.T) {
 }
 
 func TestExpand(t *testing.T) {
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	srv.CreateBucket("b")
+	c := gcsemutest.Start(t, "b")
 	ctx := context.Background()
-	c, err := srv.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"run/clean/part-00001.csv", "run/clean/part-00000.csv", "run/clean/x/part-9.csv", "run/rejects/part-00000.csv"} {
 		w := c.Bucket("b").Object(name).NewWriter(ctx)
 		w.Write([]byte("a\n"))

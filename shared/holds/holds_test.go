@@ -9,7 +9,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/model"
 	"github.com/dropcast/dropcast/shared/platform"
@@ -25,17 +25,7 @@ const (
 
 func newGCS(t *testing.T) *storage.Client {
 	t.Helper()
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket("state")
-	c, err := g.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := gcsemutest.Start(t, "state")
 	return c
 }
 

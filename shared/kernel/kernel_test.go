@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/schema"
 	"github.com/dropcast/dropcast/shared/spec"
@@ -88,16 +88,7 @@ const budget = time.Minute
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("state")
-	gcs, err := srv.Client(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	gcs := gcsemutest.Start(t, "state")
 	f := &fixture{store: run.NewStore(gcs, "state"), q: &queue{}, clock: &clock{t: time.Now()}}
 	f.k = New(Deps{
 		Store: f.store, Queue: f.q,

@@ -15,7 +15,7 @@ import (
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/storage"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/model"
 	"google.golang.org/api/iterator"
@@ -40,17 +40,7 @@ type fixture struct {
 func newFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket("b")
-	gc, err := g.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gc.Close() })
+	gc := gcsemutest.Start(t, "b")
 	opts.Storage = gc
 	opts.Models = map[string]*model.Model{"m1": model.Demo()}
 	opts.DisplayNames = map[string]string{"m1": "demo"}

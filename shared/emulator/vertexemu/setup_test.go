@@ -13,7 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/model"
 )
@@ -32,18 +32,7 @@ type env struct {
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket("in")
-	g.CreateBucket("out")
-	gcs, err := g.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs := gcsemutest.Start(t, "in", "out")
 	opts.Storage = gcs
 	if opts.Models == nil {
 		opts.Models = map[string]*model.Model{"demo-returns": model.Demo()}

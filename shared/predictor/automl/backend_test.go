@@ -13,7 +13,7 @@ import (
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
 	"cloud.google.com/go/storage"
 	"github.com/dropcast/dropcast/shared/emulator/automlemu"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/model"
 	"github.com/dropcast/dropcast/shared/predictor"
 	"google.golang.org/api/option"
@@ -33,17 +33,7 @@ type fixture struct {
 func newFixture(t *testing.T, opts automlemu.Options, cfg Config) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket("b")
-	gc, err := g.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gc.Close() })
+	gc := gcsemutest.Start(t, "b")
 	opts.Storage = gc
 	opts.Models = map[string]*model.Model{"m1": model.Demo()}
 	emu, err := automlemu.Start(opts)

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/model"
 )
@@ -27,17 +27,7 @@ type env struct {
 func newEnv(t *testing.T, opts vertexemu.Options) *env {
 	t.Helper()
 	ctx := context.Background()
-	g, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(g.Close)
-	g.CreateBucket("data")
-	gcs, err := g.Client(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs := gcsemutest.Start(t, "data")
 	opts.Storage = gcs
 	opts.Project, opts.Location = "proj", "europe-west1"
 	opts.Models = map[string]*model.Model{"demo-returns": model.Demo()}
