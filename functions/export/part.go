@@ -88,16 +88,29 @@ func canonical(v bigquery.Value) string {
 	case bool:
 		return strconv.FormatBool(v)
 	case *big.Rat:
-		return bigquery.NumericString(v)
+		return trimZeros(bigquery.NumericString(v))
 	case civil.Date:
 		return v.String()
 	case civil.DateTime:
-		return v.Date.String() + " " + v.Time.String()
+		return v.Date.String() + " " + clock(v.Time)
 	case civil.Time:
-		return v.String()
+		return clock(v)
 	case time.Time:
 		return v.UTC().Format("2006-01-02 15:04:05.999999") + " UTC"
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// trimZeros drops a decimal's trailing fractional zeros ("12.340" → "12.34").
+func trimZeros(d string) string {
+	if !strings.Contains(d, ".") {
+		return d
+	}
+	return strings.TrimRight(strings.TrimRight(d, "0"), ".")
+}
+
+// clock writes a time of day with at most microseconds, BigQuery's precision.
+func clock(t civil.Time) string {
+	return time.Date(0, 1, 1, t.Hour, t.Minute, t.Second, t.Nanosecond, time.UTC).Format("15:04:05.999999")
 }
