@@ -51,7 +51,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fs.Usage()
+		fmt.Fprintf(stderr, "dropcast local: unexpected argument %q (give files with --input FILE)\n", fs.Arg(0))
 		return 2
 	}
 	specFiles, err := readSpecs(specs)
@@ -72,7 +72,9 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	if *budget > 0 {
 		opts.Configure = func(c *config.Config) {
-			c.SafetyMargin = c.StepTimeout - *budget
+			// A step's budget is min(timeout, dispatch deadline) - margin.
+			c.StepTimeout = *budget + c.SafetyMargin
+			c.DispatchDeadline = min(30*time.Minute, max(15*time.Second, c.StepTimeout))
 		}
 	}
 	start := time.Now()
@@ -88,6 +90,8 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	l := &localRun{stack: stack, out: *out, timeout: *timeout, p: p}
 	if *watch != "" {
+		p.printf("to see and steer this stack's runs from another shell (dropcast runs list, show, rerun, …):\n  export %s\n",
+			strings.Join(stack.Config.Env(), " "))
 		return l.watch(ctx, *watch)
 	}
 	files := []localFile{{name: sample.FileName, data: sample.CSV}}
@@ -111,7 +115,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 	}
 	if failed > 0 {
-		p.printf("\n%d of %d runs did not succeed\n", failed, len(files))
+		p.printf("\n%d of %d files did not end in a succeeded run\n", failed, len(files))
 		return 1
 	}
 	return 0

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/sample"
 )
 
@@ -129,4 +130,39 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// The environment dropcast local --watch prints lets `dropcast runs` in
+// another process see and steer the local stack.
+func TestRunsReachALocalStackThroughItsEnvironment(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := localstack.Start(ctx, localstack.Options{Latency: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	id, err := s.Drop(ctx, "incoming/"+sample.FileName, sample.CSV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Wait(ctx, id, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range s.Config.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := cmdRuns(ctx, []string{"list"}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), id) {
+		t.Fatalf("runs list: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	if code := cmdRuns(ctx, []string{"rerun", "--from", "postprocess", "--wait", id}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("runs rerun: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	r, err := s.App.Runs.Get(ctx, id)
+	if err != nil || r.Epoch != 2 || r.Status != "succeeded" {
+		t.Fatalf("after rerun: %+v, %v", r, err)
+	}
 }

@@ -54,6 +54,9 @@ func Start(ctx context.Context, a *app.App, obj gcsevent.Object) (*run.Run, erro
 		log.InfoContext(ctx, "no pipeline spec matches the object; ignored")
 		return nil, nil
 	}
+	if all := set.Matching(obj.Name); len(all) > 1 {
+		log.WarnContext(ctx, "several pipeline specs match the object; the first by name takes it", "pipelines", all, "pipeline", p.Name)
+	}
 	src := run.Source{Bucket: obj.Bucket, Object: obj.Name, Generation: obj.Generation, Size: obj.Size}
 	r := run.New(run.ID(p.Name, src), p.Name, src, date, run.Plan, a.Kernel.Now())
 	created, err := a.Kernel.Start(ctx, r)

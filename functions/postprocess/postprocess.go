@@ -78,7 +78,8 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	if cp.Results == "" {
 		done, err := s.writeResults(ctx, x, &cp)
 		var je *joinError
-		if errors.As(err, &je) {
+		var af errAllFailed
+		if errors.As(err, &je) || errors.As(err, &af) {
 			return kernel.Failed(err), nil
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package postprocess
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/dropcast/dropcast/shared/kernel"
@@ -50,6 +51,9 @@ func (s *Step) writeResults(ctx context.Context, x *kernel.Exec, cp *Checkpoint)
 				return false, err
 			}
 		}
+	}
+	if cp.Rows == 0 && cp.ErrorRows > 0 {
+		return false, errAllFailed{errors: cp.ErrorRows, dir: x.Run.Outputs["predictions"]}
 	}
 	srcs := make([]string, len(clean))
 	for i := range srcs {
@@ -105,4 +109,15 @@ func (s *Step) prepare(ctx context.Context, x *kernel.Exec, cp *Checkpoint) (*La
 	cp.Classes, cp.ErrorRows = classes, errRows
 	x.SetCounter(run.RowsErrored, errRows)
 	return l, ix, nil
+}
+
+// errAllFailed fails a run whose every row the model service rejected: its
+// results would be empty, and its users must hear about it.
+type errAllFailed struct {
+	errors int64
+	dir    string
+}
+
+func (e errAllFailed) Error() string {
+	return fmt.Sprintf("the model service rejected every row (%d errors); see the errors files in %s", e.errors, e.dir)
 }

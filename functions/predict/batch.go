@@ -18,6 +18,9 @@ func (s *Step) batch(ctx context.Context, x *kernel.Exec, b predictor.Backend, c
 			InputURIs:    []string{work + "clean/part-*"},
 			OutputPrefix: work + "predictions",
 		})
+		if predictor.Permanent(err) {
+			return kernel.Failed(fmt.Errorf("start batch prediction with %s: %w", x.Pipeline.Predict.Model, err)), nil
+		}
 		if err != nil {
 			return kernel.Outcome{}, fmt.Errorf("start batch prediction: %w", err)
 		}

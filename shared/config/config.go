@@ -115,6 +115,21 @@ func Default() Config {
 	return c
 }
 
+// Env lists the configuration as NAME=value for every variable that is set,
+// secrets left out: what another process needs to reach the same deployment.
+func (c Config) Env() []string {
+	v := reflect.ValueOf(c)
+	var env []string
+	for i, vr := range Vars() {
+		f := v.Field(i)
+		if vr.Secret || f.IsZero() {
+			continue
+		}
+		env = append(env, vr.Name+"="+fmt.Sprint(f.Interface()))
+	}
+	return env
+}
+
 // FromEnv reads the configuration from the environment and validates it.
 func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
 

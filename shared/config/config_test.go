@@ -78,3 +78,26 @@ func TestDefaultMatchesFromLookup(t *testing.T) {
 		t.Fatalf("Default %+v differs from FromLookup's defaults %+v", d, c)
 	}
 }
+
+func TestEnvRoundTripsWithoutSecrets(t *testing.T) {
+	m := valid()
+	m["DROPCAST_SLACK_WEBHOOK"] = "https://hooks.slack.com/services/SECRET"
+	m["DROPCAST_POLL_INTERVAL"] = "250ms"
+	c, err := FromLookup(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := map[string]string{}
+	for _, kv := range c.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		back[k] = v
+	}
+	if _, ok := back["DROPCAST_SLACK_WEBHOOK"]; ok {
+		t.Fatal("Env lists a secret")
+	}
+	again, err := FromLookup(env(back))
+	c.SlackWebhookURL = ""
+	if err != nil || again != c {
+		t.Fatalf("round trip: %+v, %v", again, err)
+	}
+}

@@ -6,6 +6,9 @@ package predictor
 import (
 	"context"
 	"errors"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Backend runs predictions with one model service. Every method makes one call
@@ -81,3 +84,14 @@ type Prediction struct {
 
 // ErrQuota marks an error from rate limits or quota: back off, do not fail.
 var ErrQuota = errors.New("prediction quota or rate limit exceeded")
+
+// Permanent reports whether a model service error cannot be cured by a retry:
+// the model or location does not exist, the request is invalid, or the
+// caller lacks permission. Such an error fails the run at once.
+func Permanent(err error) bool {
+	switch status.Code(err) {
+	case codes.NotFound, codes.InvalidArgument, codes.PermissionDenied, codes.Unauthenticated:
+		return true
+	}
+	return false
+}

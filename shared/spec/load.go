@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,24 +37,35 @@ func (e *Error) Error() string {
 		if i > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "%s:%d: %s: %s", e.File, p.Line, p.Path, p.Message)
+		if p.Path == fileLevel {
+			fmt.Fprintf(&b, "%s:%d: %s", e.File, p.Line, p.Message)
+		} else {
+			fmt.Fprintf(&b, "%s:%d: %s: %s", e.File, p.Line, p.Path, p.Message)
+		}
 	}
 	return b.String()
 }
+
+// fileLevel is the path of problems that belong to no field (YAML syntax,
+// unknown keys).
+const fileLevel = "(file)"
+
+// unknownKey matches yaml.v3's "field x not found in type t".
+var unknownKey = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
 
 // Parse reads one spec; file names it in errors. It returns *Error listing
 // every problem when the spec is invalid.
 func Parse(file string, data []byte) (*Pipeline, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, &Error{File: file, Problems: []LocatedProblem{{Line: yamlErrLine(err), Path: "(file)", Message: err.Error()}}}
+		return nil, &Error{File: file, Problems: []LocatedProblem{{Line: yamlErrLine(err), Path: fileLevel, Message: err.Error()}}}
 	}
 	var p Pipeline
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Problems: []LocatedProblem{{Line: 1, Path: "(file)", Message: "empty spec"}}}
+			return nil, &Error{File: file, Problems: []LocatedProblem{{Line: 1, Path: fileLevel, Message: "empty spec"}}}
 		}
 		return nil, &Error{File: file, Problems: typeErrors(err)}
 	}
@@ -72,11 +84,15 @@ func Parse(file string, data []byte) (*Pipeline, error) {
 func typeErrors(err error) []LocatedProblem {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
-		return []LocatedProblem{{Line: yamlErrLine(err), Path: "(file)", Message: err.Error()}}
+		return []LocatedProblem{{Line: yamlErrLine(err), Path: fileLevel, Message: err.Error()}}
 	}
 	var ps []LocatedProblem
 	for _, m := range te.Errors {
-		ps = append(ps, LocatedProblem{Line: yamlErrLine(errors.New(m)), Path: "(file)", Message: strings.TrimSpace(afterLine(m))})
+		msg := strings.TrimSpace(afterLine(m))
+		if k := unknownKey.FindStringSubmatch(msg); k != nil {
+			msg = fmt.Sprintf("unknown key %q", k[1])
+		}
+		ps = append(ps, LocatedProblem{Line: yamlErrLine(errors.New(m)), Path: fileLevel, Message: msg})
 	}
 	return ps
 }
@@ -150,7 +166,8 @@ func mapValue(n *yaml.Node, key string) *yaml.Node {
 type Set struct{ Pipelines []*Pipeline }
 
 // Match returns the pipeline that takes object and the file's date; ok is
-// false when no spec matches. When several match, the first by name wins.
+// false when no spec matches. Patterns should not overlap; when several
+// match, the first by name wins (see Matching).
 func (s *Set) Match(object string) (p *Pipeline, date string, ok bool) {
 	for _, p := range s.Pipelines {
 		if d, ok := p.MatchObject(object); ok {
@@ -158,6 +175,17 @@ func (s *Set) Match(object string) (p *Pipeline, date string, ok bool) {
 		}
 	}
 	return nil, "", false
+}
+
+// Matching names every pipeline whose pattern takes object.
+func (s *Set) Matching(object string) []string {
+	var names []string
+	for _, p := range s.Pipelines {
+		if _, ok := p.MatchObject(object); ok {
+			names = append(names, p.Name)
+		}
+	}
+	return names
 }
 
 // Get returns the pipeline named name.
@@ -178,7 +206,7 @@ func newSet(files map[string][]byte) (*Set, error) {
 	sort.Strings(names)
 	var s Set
 	var errs []error
-	seen := map[string]string{}
+	seen, matches := map[string]string{}, map[string]string{}
 	for _, n := range names {
 		p, err := Parse(n, files[n])
 		if err != nil {
@@ -190,6 +218,11 @@ func newSet(files map[string][]byte) (*Set, error) {
 			continue
 		}
 		seen[p.Name] = n
+		if prev, dup := matches[p.Match]; dup {
+			errs = append(errs, fmt.Errorf("%s: pipeline %q has the same match pattern as %s: every object would go to one of them; give each pipeline its own pattern", n, p.Name, prev))
+			continue
+		}
+		matches[p.Match] = n
 		s.Pipelines = append(s.Pipelines, p)
 	}
 	if err := errors.Join(errs...); err != nil {

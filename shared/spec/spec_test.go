@@ -101,3 +101,19 @@ func TestEmptySpec(t *testing.T) {
 		t.Fatal("an empty spec parsed")
 	}
 }
+
+func TestSetRejectsPipelinesWithTheSameMatch(t *testing.T) {
+	other := strings.Replace(string(sample.Spec), "name: purchases", "name: orders", 1)
+	_, err := ParseSet(map[string][]byte{"a.yaml": sample.Spec, "b.yaml": []byte(other)})
+	if err == nil || !strings.Contains(err.Error(), "same match pattern") {
+		t.Fatalf("err = %v", err)
+	}
+	other = strings.Replace(other, `match: '^incoming/`, `match: '^orders/`, 1)
+	set, err := ParseSet(map[string][]byte{"a.yaml": sample.Spec, "b.yaml": []byte(other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Matching("orders/20260426-120000.csv"); len(got) != 1 || got[0] != "orders" {
+		t.Fatalf("Matching = %v", got)
+	}
+}
