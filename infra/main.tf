@@ -124,6 +124,7 @@ locals {
   function_env = {
     DROPCAST_PROJECT           = var.project_id
     DROPCAST_REGION            = var.region
+    DROPCAST_BIGQUERY_LOCATION = google_bigquery_dataset.main.location
     DROPCAST_INBOX_BUCKET      = google_storage_bucket.inbox.name
     DROPCAST_STATE_BUCKET      = google_storage_bucket.state.name
     DROPCAST_WORK_BUCKET       = google_storage_bucket.work.name

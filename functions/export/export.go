@@ -46,8 +46,9 @@ func (s *Step) Name() string { return run.Export }
 
 // Checkpoint is how far the export got.
 type Checkpoint struct {
-	// JobID is the query job, for query schedules.
-	JobID string `json:"job_id,omitempty"`
+	// JobID and JobLocation name the query job, for query schedules.
+	JobID       string `json:"job_id,omitempty"`
+	JobLocation string `json:"job_location,omitempty"`
 	// PageToken is the next page to read; empty with Parts > 0 means done.
 	PageToken string `json:"page_token,omitempty"`
 	Rows      int64  `json:"rows"`
@@ -68,16 +69,16 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	var rows *bigquery.RowIterator
 	if sc.Query != "" {
 		if cp.JobID == "" {
-			id, err := s.startQuery(ctx, bq, x.Run, sc)
+			id, location, err := s.startQuery(ctx, bq, x.Run, sc)
 			if err != nil {
 				return kernel.Outcome{}, err
 			}
-			cp.JobID = id
+			cp.JobID, cp.JobLocation = id, location
 			if err := x.Save(ctx, cp); err != nil {
 				return kernel.Outcome{}, err
 			}
 		}
-		job, err := bq.JobFromID(ctx, cp.JobID)
+		job, err := bq.JobFromIDLocation(ctx, cp.JobID, cp.JobLocation)
 		if err != nil {
 			return kernel.Outcome{}, fmt.Errorf("get query job %s: %w", cp.JobID, err)
 		}
@@ -137,17 +138,21 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	}
 }
 
-// startQuery starts the schedule's query under a deterministic job ID; a
-// repeated start finds the job.
-func (s *Step) startQuery(ctx context.Context, bq *bigquery.Client, r *run.Run, sc spec.Schedule) (string, error) {
+// startQuery starts the schedule's query under a deterministic job ID, in
+// the client's location (DROPCAST_BIGQUERY_LOCATION); a repeated start finds
+// the job. It returns the job's ID and location.
+func (s *Step) startQuery(ctx context.Context, bq *bigquery.Client, r *run.Run, sc spec.Schedule) (string, string, error) {
 	id := fmt.Sprintf("dropcast_%s_e%d_export", strings.ReplaceAll(r.ID, "-", "_"), r.Epoch)
 	day, _ := time.Parse("20060102", r.FileDate)
 	q := bq.Query(strings.ReplaceAll(sc.Query, "{date}", day.Format("2006-01-02")))
 	q.JobID = id
-	_, err := q.Run(ctx)
+	job, err := q.Run(ctx)
 	var gerr *googleapi.Error
-	if err != nil && !(errors.As(err, &gerr) && gerr.Code == http.StatusConflict) {
-		return "", fmt.Errorf("start query of schedule %s: %w", sc.Name, err)
+	switch {
+	case err == nil:
+		return id, job.Location(), nil
+	case errors.As(err, &gerr) && gerr.Code == http.StatusConflict:
+		return id, bq.Location, nil
 	}
-	return id, nil
+	return "", "", fmt.Errorf("start query of schedule %s: %w", sc.Name, err)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/storage"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 
 	"github.com/dropcast/dropcast/shared/app"
@@ -26,13 +27,14 @@ func init() {
 // Step is the load step.
 type Step struct {
 	bq         *bigquery.Client
+	gcs        *storage.Client
 	project    string
 	workBucket string
 }
 
 // New returns the step.
 func New(a *app.App) *Step {
-	return &Step{bq: a.Clients.BigQuery, project: a.Config.Project, workBucket: a.Config.WorkBucket}
+	return &Step{bq: a.Clients.BigQuery, gcs: a.Clients.Storage, project: a.Config.Project, workBucket: a.Config.WorkBucket}
 }
 
 // Name is the step's name.
@@ -108,6 +110,9 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 // start prepares the table, starts the job (or re-attaches to it) and saves
 // where to poll it.
 func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request) (Checkpoint, error) {
+	if err := run.CheckSuperseded(ctx, s.gcs, x.Run.Source); err != nil {
+		return Checkpoint{}, err
+	}
 	job, err := bqload.Load(ctx, s.bq, req)
 	if err != nil {
 		return Checkpoint{}, err
@@ -123,5 +128,6 @@ func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request) (C
 // table, or a request that would load the wrong thing.
 func permanent(err error) bool {
 	var se *bqload.SchemaError
-	return errors.As(err, &se) || errors.Is(err, bqload.ErrInvalidRequest)
+	var sup *run.SupersededError
+	return errors.As(err, &se) || errors.As(err, &sup) || errors.Is(err, bqload.ErrInvalidRequest)
 }

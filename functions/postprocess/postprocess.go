@@ -51,8 +51,9 @@ type Checkpoint struct {
 	Classes []string `json:"classes,omitempty"`
 	// Results is the results CSV, once composed.
 	Results string `json:"results,omitempty"`
-	// JobID is the results table's load job, once started.
-	JobID string `json:"job_id,omitempty"`
+	// JobID and JobLocation name the results table's load job, once started.
+	JobID       string `json:"job_id,omitempty"`
+	JobLocation string `json:"job_location,omitempty"`
 }
 
 // ResultsObject is where a run's results CSV goes in the results bucket:
@@ -79,7 +80,8 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		done, err := s.writeResults(ctx, x, &cp)
 		var je *joinError
 		var af errAllFailed
-		if errors.As(err, &je) || errors.As(err, &af) {
+		var sup *run.SupersededError
+		if errors.As(err, &je) || errors.As(err, &af) || errors.As(err, &sup) {
 			return kernel.Failed(err), nil
 		}
 		if err != nil {

@@ -12,8 +12,10 @@ import (
 	"github.com/dropcast/dropcast/shared/spec"
 )
 
-// loadResults loads the results CSV into the results table, replacing the
-// file's date partition (appending when the file has no date). The table's
+// loadResults loads the results CSV into the results table with the
+// destination's write mode — replacing the file's date partition by default,
+// appending when the destination appends (several files a day) or the file
+// has no date — so results and loaded rows always correspond. The table's
 // schema is the layout the CSV was written with.
 func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (kernel.Outcome, error) {
 	l, err := layoutOf(x.Pipeline, cp)
@@ -24,7 +26,7 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 	req := bqload.Request{
 		Table:      bqload.ParseTable(x.Pipeline.Results.Table, s.app.Config.Project),
 		Schema:     l.Schema(),
-		WriteMode:  spec.ReplacePartition,
+		WriteMode:  x.Pipeline.Destination.WriteMode,
 		FileDate:   x.Run.FileDate,
 		SourceURIs: []string{cp.Results},
 		JobID:      fmt.Sprintf("dropcast_%s_e%d_results", strings.ReplaceAll(x.Run.ID, "-", "_"), x.Run.Epoch),
@@ -33,23 +35,20 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 		req.WriteMode = spec.Append
 	}
 	if cp.JobID == "" {
-		err := bqload.EnsureTable(ctx, bq, req)
+		job, err := bqload.Load(ctx, bq, req)
 		var se *bqload.SchemaError
-		if errors.As(err, &se) {
+		if errors.As(err, &se) || errors.Is(err, bqload.ErrInvalidRequest) {
 			return kernel.Failed(err), nil
 		}
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
-		if err := bqload.Start(ctx, bq, req); err != nil {
-			return kernel.Outcome{}, err
-		}
-		cp.JobID = req.JobID
+		cp.JobID, cp.JobLocation = job.ID, job.Location
 		if err := x.Save(ctx, cp); err != nil {
 			return kernel.Outcome{}, err
 		}
 	}
-	st, err := bqload.Check(ctx, bq, req.Table.Project, cp.JobID)
+	st, err := bqload.CheckJob(ctx, bq, bqload.Job{Project: req.Table.Project, ID: cp.JobID, Location: cp.JobLocation})
 	if err != nil {
 		return kernel.Outcome{}, err
 	}
@@ -60,7 +59,7 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 		return kernel.Failed(st.Err), nil
 	}
 	x.SetCounter(run.RowsResults, st.Rows)
-	x.SetOutput("results_table", req.Table.String()+"$"+req.FileDate)
+	x.SetOutput("results_table", req.Table.Project+"."+req.Table.Dataset+"."+req.Destination())
 	return kernel.DoneWith(cp), nil
 }
 

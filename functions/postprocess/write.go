@@ -55,6 +55,9 @@ func (s *Step) writeResults(ctx context.Context, x *kernel.Exec, cp *Checkpoint)
 	if cp.Rows == 0 && cp.ErrorRows > 0 {
 		return false, errAllFailed{errors: cp.ErrorRows, dir: x.Run.Outputs["predictions"]}
 	}
+	if err := run.CheckSuperseded(ctx, s.app.Clients.Storage, x.Run.Source); err != nil {
+		return false, err
+	}
 	srcs := make([]string, len(clean))
 	for i := range srcs {
 		srcs[i] = partObject(x.Run, i)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -179,6 +180,7 @@ func (s *Step) predict(ctx context.Context, x *kernel.Exec, b predictor.Backend,
 			cp.Progress = pr
 			return s.save(ctx, x, *cp)
 		},
+		saveEvery: SaveEvery,
 	}
 	why, wait, err := l.run(ctx, &cp.Progress)
 	x.SetCounter(CounterCalls, cp.Calls)
@@ -214,6 +216,10 @@ func (s *Step) predictError(ctx context.Context, x *kernel.Exec, cp *Checkpoint,
 	}
 	return kernel.Outcome{}, false, fmt.Errorf("online prediction: %w", err)
 }
+
+// SaveEvery is the least time between two mid-invocation checkpoints of
+// online prediction.
+const SaveEvery = time.Second
 
 // save commits cp mid-invocation and tells the test hook.
 func (s *Step) save(ctx context.Context, x *kernel.Exec, cp Checkpoint) error {

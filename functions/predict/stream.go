@@ -51,8 +51,14 @@ type loop struct {
 	outDir   string   // gs:// directory for WriteOutput
 	sizer    *batching.Sizer
 	deadline time.Time
-	// save commits progress after each batch written; the loop stops on its error.
-	save func(ctx context.Context, p Progress) error
+	// save commits progress after a batch written, at most once per
+	// saveEvery (Cloud Storage takes about one write a second to one
+	// object, the run record); the loop stops on its error. Progress past
+	// the last save is redone after a crash: its output files are rewritten
+	// and postprocess keys predictions by row, so nothing is counted twice.
+	save      func(ctx context.Context, p Progress) error
+	saveEvery time.Duration
+	lastSave  time.Time
 }
 
 // run predicts from p until every part is done, the deadline passes or a
@@ -143,8 +149,11 @@ func (l *loop) part(ctx context.Context, p *Progress) (stopReason, time.Duration
 		p.Rows += int64(n)
 		p.Calls++
 		p.Batch = l.sizer.State()
-		if err := l.save(ctx, *p); err != nil {
-			return 0, 0, err
+		if time.Since(l.lastSave) >= l.saveEvery {
+			if err := l.save(ctx, *p); err != nil {
+				return 0, 0, err
+			}
+			l.lastSave = time.Now()
 		}
 		rows, ends = slices.Delete(rows, 0, n), slices.Delete(ends, 0, n)
 	}

@@ -79,6 +79,14 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		if errors.As(err, &fe) {
 			return kernel.Failed(err), nil
 		}
+		if errors.Is(err, storage.ErrObjectNotExist) {
+			// The generation this run was started for is gone: replaced by
+			// a newer upload (whose own run processes it) or deleted.
+			if sup := run.CheckSuperseded(ctx, s.gcs, src); sup != nil {
+				return kernel.Failed(sup), nil
+			}
+			return kernel.Failed(fmt.Errorf("%s (generation %d) no longer exists: %w", src.URI(), src.Generation, err)), nil
+		}
 		if err != nil {
 			return kernel.Outcome{}, err
 		}

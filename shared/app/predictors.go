@@ -26,7 +26,8 @@ func (s *predictorSet) get(ctx context.Context, backend string) (predictor.Backe
 	if b, ok := s.m[backend]; ok {
 		return b, nil
 	}
-	b, closer, err := newBackend(ctx, s.app, backend)
+	// The clients outlive the request that first needs them.
+	b, closer, err := newBackend(context.WithoutCancel(ctx), s.app, backend)
 	if err != nil {
 		return nil, err
 	}

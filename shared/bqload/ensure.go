@@ -22,17 +22,10 @@ type target struct {
 	Location string
 }
 
-// EnsureTable creates the destination with the spec's schema, DAY
-// partitioning and clustering, or fits the spec to an existing table: a
-// conflict is a *SchemaError listing every difference (nothing is changed);
-// spec columns the table lacks are added to it, NULLABLE. Load does this
-// itself; EnsureTable is for callers that want the table without a load.
-func EnsureTable(ctx context.Context, bq *bigquery.Client, r Request) error {
-	_, err := prepare(ctx, bq, r)
-	return err
-}
-
-// prepare is EnsureTable, returning what the load must use.
+// prepare creates the destination with the spec's schema, DAY partitioning
+// and clustering, or fits the spec to an existing table: a conflict is a
+// *SchemaError listing every difference (nothing is changed); spec columns
+// the table lacks are added to it, NULLABLE. It returns what the load must use.
 func prepare(ctx context.Context, bq *bigquery.Client, r Request) (target, error) {
 	if err := r.Validate(); err != nil {
 		return target{}, err

@@ -15,7 +15,7 @@ type Job struct {
 	Location string `json:"location,omitempty"`
 }
 
-// Load prepares the destination (see EnsureTable) and starts the load job,
+// Load prepares the destination (see prepare) and starts the load job,
 // or re-attaches to it when a job with the same ID exists already (BigQuery
 // answers 409): repeating Load never loads twice. It does not wait. A
 // conflicting table is a *SchemaError and an invalid request wraps
@@ -47,13 +47,6 @@ func Load(ctx context.Context, bq *bigquery.Client, r Request) (Job, error) {
 	return job, nil
 }
 
-// Start is Load for callers that keep only the job ID (and poll it with
-// Check, in the client's default location).
-func Start(ctx context.Context, bq *bigquery.Client, r Request) error {
-	_, err := Load(ctx, bq, r)
-	return err
-}
-
 // Status is what one check of a job found.
 type Status struct {
 	Done bool
@@ -82,9 +75,4 @@ func CheckJob(ctx context.Context, bq *bigquery.Client, j Job) (Status, error) {
 		rows = ls.OutputRows
 	}
 	return Status{Done: true, Rows: rows}, nil
-}
-
-// Check is CheckJob for a job in the client's default location.
-func Check(ctx context.Context, bq *bigquery.Client, project, jobID string) (Status, error) {
-	return CheckJob(ctx, bq, Job{Project: project, ID: jobID})
 }

@@ -39,6 +39,9 @@ type Config struct {
 	StepBaseURL string `env:"DROPCAST_STEP_BASE_URL" required:"true"`
 	// InvokerServiceAccount signs the OIDC token Cloud Tasks sends to the steps; empty sends none.
 	InvokerServiceAccount string `env:"DROPCAST_INVOKER_SA"`
+	// BigQueryLocation is where the datasets live and so where query jobs
+	// run and are looked up; empty uses BigQuery's default (US).
+	BigQueryLocation string `env:"DROPCAST_BIGQUERY_LOCATION"`
 	// EventsTopic is the Pub/Sub topic ID run events are published to; empty disables events.
 	EventsTopic string `env:"DROPCAST_EVENTS_TOPIC"`
 

@@ -106,7 +106,9 @@ func (s *Store) write(ctx context.Context, o *storage.ObjectHandle, r *Record) e
 	}
 	w := o.NewWriter(ctx)
 	w.ContentType = "application/json"
-	w.ChunkSize = 0
+	// A small buffer, not ChunkSize 0: with 0 the client does not retry a
+	// failed write, and these writes are conditional, so retrying is safe.
+	w.ChunkSize = googleapi.MinUploadChunkSize
 	if _, err := w.Write(b); err != nil {
 		w.Close()
 		return err

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
@@ -64,5 +66,44 @@ func TestCrashesLoseNothing(t *testing.T) {
 				t.Fatalf("next task not enqueued: %v", got)
 			}
 		})
+	}
+}
+
+// A commit whose write lands but whose answer is lost is recognised as this
+// invocation's own: the next task is enqueued and the run moves on.
+func TestCommitWithLostAnswerIsFinished(t *testing.T) {
+	srv, err := gcsemu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.CreateBucket("state")
+	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	gcs, err := gcsemu.NewClient(context.Background(), proxy.URL()+"/storage/v1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.store = run.NewStore(gcs, "state")
+	f.k.store = f.store
+	if _, err := f.k.Start(context.Background(), f.run); err != nil {
+		t.Fatal(err)
+	}
+	s := stepFunc{run.Preprocess, func(context.Context, *Exec) (Outcome, error) {
+		proxy.LoseNextWrites(1) // the commit's write: done, but its answer lost
+		return Done(), nil
+	}}
+	if w := f.deliver(s, f.task(run.Preprocess, 0), 0); w.Code != 200 {
+		t.Fatalf("delivery answered %d: %s", w.Code, w.Body)
+	}
+	if got := f.q.names(); got[len(got)-1] != f.task(run.Load, 0).Name() {
+		t.Fatalf("next task not enqueued: %v", got)
+	}
+	if st := proxy.Stats(); st.LostResponses != 1 {
+		t.Fatalf("%d answers lost, want 1", st.LostResponses)
 	}
 }

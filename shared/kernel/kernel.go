@@ -307,6 +307,10 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 		cp = b
 	}
 	now := k.now()
+	// The outcome is committed even if the delivery's request is cancelled
+	// (Cloud Tasks' deadline passed): work done is not thrown away.
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
 	r, err := k.store.Update(ctx, x.Run.ID, func(r *run.Run) error {
 		st, err := x.held(r)
 		if err != nil {
@@ -315,6 +319,10 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 		x.apply(r)
 		st.Lease = nil
 		st.LastError = ""
+		st.CommitFence = x.fence
+		if out.kind != kindFailed {
+			r.Redrives = 0 // progress: the run is not stalling
+		}
 		if cp != nil {
 			st.Checkpoint = cp
 		}
@@ -344,6 +352,13 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 		}
 		return nil
 	})
+	if err != nil {
+		// The write may have landed with its answer lost: then the record
+		// carries this invocation's fence, and the commit is ours to finish.
+		if mine, ok := k.ownCommit(ctx, x); ok {
+			r, err = mine, nil
+		}
+	}
 	if errors.Is(err, ErrLeaseLost) || errors.Is(err, ErrLeaseExpired) {
 		log.WarnContext(ctx, "outcome discarded", "outcome", out.kind.String(), "err", err)
 		return reply{code: 503, retryAfter: time.Second, msg: err.Error()}
@@ -373,6 +388,8 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 func (k *Kernel) commitError(ctx context.Context, x *Exec, attempt int, stepErr error, log *slog.Logger) reply {
 	final := attempt+1 >= k.cfg.MaxAttempts
 	now := k.now()
+	ctx, cancel := commitContext(ctx)
+	defer cancel()
 	r, err := k.store.Update(ctx, x.Run.ID, func(r *run.Run) error {
 		st, err := x.held(r)
 		if err != nil {
@@ -380,12 +397,18 @@ func (k *Kernel) commitError(ctx context.Context, x *Exec, attempt int, stepErr 
 		}
 		st.Lease = nil
 		st.LastError = stepErr.Error()
+		st.CommitFence = x.fence
 		r.UpdatedAt = now
 		if final {
 			failRun(r, st, fmt.Sprintf("gave up after %d attempts: %v", attempt+1, stepErr), now)
 		}
 		return nil
 	})
+	if err != nil {
+		if mine, ok := k.ownCommit(ctx, x); ok {
+			r, err = mine, nil
+		}
+	}
 	if err != nil {
 		log.WarnContext(ctx, "record step error", "step_error", stepErr, "err", err)
 		return reply{code: 503, retryAfter: time.Second, msg: stepErr.Error()}
@@ -417,7 +440,9 @@ func (k *Kernel) finalize(ctx context.Context, x *Exec, r *run.Run) {
 		return
 	}
 	x.Run = r
-	if err := f.Finalize(context.WithoutCancel(ctx), x); err != nil {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalizeTimeout)
+	defer cancel()
+	if err := f.Finalize(ctx, x); err != nil {
 		x.Log.WarnContext(ctx, "finalize after failure", "err", err)
 	}
 }
@@ -448,6 +473,29 @@ func (k *Kernel) publish(ctx context.Context, r *run.Run, e events.Event) {
 	e.RunID, e.Pipeline, e.Source, e.Epoch = r.ID, r.Pipeline, r.Source.URI(), r.Epoch
 	e.Counters, e.Outputs, e.Record = r.Counters, r.Outputs, k.store.URI(r.ID)
 	k.events.Publish(ctx, e)
+}
+
+// Bounds of the work done after a step's own budget.
+const (
+	commitTimeout   = 30 * time.Second
+	finalizeTimeout = time.Minute
+)
+
+// commitContext outlives the delivery's request, for a bounded time.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+}
+
+// ownCommit re-reads the record after a failed commit write and reports
+// whether the write landed after all (its answer lost): the step's last
+// committed fence is this invocation's.
+func (k *Kernel) ownCommit(ctx context.Context, x *Exec) (*run.Run, bool) {
+	r, err := k.store.Get(ctx, x.Run.ID)
+	if err != nil {
+		return nil, false
+	}
+	st := r.StepState(x.step)
+	return r, st != nil && st.CommitFence == x.fence && r.Epoch == x.Run.Epoch
 }
 
 func newHolder() string {

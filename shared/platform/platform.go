@@ -67,6 +67,7 @@ func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
 		c.Close()
 		return nil, fmt.Errorf("bigquery.NewClient: %w", err)
 	}
+	c.BigQuery.Location = cfg.BigQueryLocation
 	if c.PubSub, err = pubsub.NewClient(ctx, cfg.Project, GRPCEmulator(cfg.PubSubEndpoint)...); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("pubsub.NewClient: %w", err)

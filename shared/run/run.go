@@ -122,11 +122,14 @@ type StepState struct {
 	// Attempts counts deliveries that ran the step's logic.
 	Attempts int `json:"attempts"`
 	// Segments counts invocations that ended in continue or poll-later.
-	Segments   int             `json:"segments"`
-	StartedAt  time.Time       `json:"started_at,omitzero"`
-	FinishedAt time.Time       `json:"finished_at,omitzero"`
-	Lease      *Lease          `json:"lease,omitempty"`
-	Checkpoint json.RawMessage `json:"checkpoint,omitempty"`
+	Segments   int       `json:"segments"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Lease      *Lease    `json:"lease,omitempty"`
+	// CommitFence is the fence of the invocation whose outcome was committed
+	// last: a delivery whose commit answer was lost finds its own commit here.
+	CommitFence int64           `json:"commit_fence,omitempty"`
+	Checkpoint  json.RawMessage `json:"checkpoint,omitempty"`
 	// LastError is the latest transient error; Error the permanent one.
 	LastError string `json:"last_error,omitempty"`
 	Error     string `json:"error,omitempty"`

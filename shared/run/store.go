@@ -104,7 +104,9 @@ func (s *Store) write(ctx context.Context, o *storage.ObjectHandle, r *Run) erro
 	}
 	w := o.NewWriter(ctx)
 	w.ContentType = "application/json"
-	w.ChunkSize = 0 // one request: the record is small
+	// A small buffer, not ChunkSize 0: with 0 the client does not retry a
+	// failed write, and these writes are conditional, so retrying is safe.
+	w.ChunkSize = googleapi.MinUploadChunkSize
 	if _, err := w.Write(b); err != nil {
 		w.Close()
 		return fmt.Errorf("write run %s: %w", r.ID, err)

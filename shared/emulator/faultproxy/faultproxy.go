@@ -31,6 +31,15 @@ type Faults struct {
 	SlowRate float64
 }
 
+// LoseNextWrites makes the next n writes (requests other than GET and HEAD)
+// reach the emulator and have their answers replaced by 503, whatever the
+// seeded faults say.
+func (p *Proxy) LoseNextWrites(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.loseNext = n
+}
+
 // Stats counts what the proxy did.
 type Stats struct {
 	Requests, Unavailable, TooManyRequests, LostResponses, Delayed int
@@ -42,9 +51,10 @@ type Proxy struct {
 	ln    net.Listener
 	next  *httputil.ReverseProxy
 	mu    sync.Mutex
-	f     Faults
-	rng   *rand.Rand
-	stats Stats
+	f        Faults
+	rng      *rand.Rand
+	stats    Stats
+	loseNext int
 }
 
 // Start proxies to target (an http:// base URL) on 127.0.0.1.
@@ -96,10 +106,15 @@ const (
 	lost
 )
 
-func (p *Proxy) decide() (decision, time.Duration) {
+func (p *Proxy) decide(method string) (decision, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Requests++
+	if p.loseNext > 0 && method != http.MethodGet && method != http.MethodHead {
+		p.loseNext--
+		p.stats.LostResponses++
+		return lost, 0
+	}
 	var delay time.Duration
 	if p.f.SlowRate > 0 && p.rng.Float64() < p.f.SlowRate {
 		delay = p.f.Delay
@@ -122,7 +137,7 @@ func (p *Proxy) decide() (decision, time.Duration) {
 
 // ServeHTTP forwards r, or fails it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d, delay := p.decide()
+	d, delay := p.decide(r.Method)
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
