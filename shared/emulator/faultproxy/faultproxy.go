@@ -47,10 +47,10 @@ type Stats struct {
 
 // Proxy is a running fault-injecting proxy.
 type Proxy struct {
-	srv   *http.Server
-	ln    net.Listener
-	next  *httputil.ReverseProxy
-	mu    sync.Mutex
+	srv      *http.Server
+	ln       net.Listener
+	next     *httputil.ReverseProxy
+	mu       sync.Mutex
 	f        Faults
 	rng      *rand.Rand
 	stats    Stats
