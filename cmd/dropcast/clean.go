@@ -81,12 +81,14 @@ func cmdClean(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "dropcast clean: %v\n", err)
 		return exitBad
 	}
-	rej, closeRej, err := create(*rejPath, io.Discard)
+	rejFile, closeRej, err := create(*rejPath, io.Discard)
 	if err != nil {
 		closeOut()
 		fmt.Fprintf(stderr, "dropcast clean: %v\n", err)
 		return exitBad
 	}
+	reasons := newReasonTally()
+	rej := io.MultiWriter(rejFile, reasons)
 	// The cleaner's live heap is a few buffers; a low GC target keeps the
 	// process's peak RSS near its startup size at a negligible CPU cost.
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
@@ -110,6 +112,9 @@ func cmdClean(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fmt.Fprintf(stderr, "%s: %d rows in, %d clean, %d rejected in %.2fs (%.1f MB/s)\n",
 		job.file, cp.RowsIn, cp.RowsClean, cp.RowsRejected, elapsed.Seconds(),
 		float64(job.bytes())/1e6/max(elapsed.Seconds(), 1e-9))
+	if cp.RowsRejected > 0 {
+		fmt.Fprint(stderr, reasons.summary(3))
+	}
 	if te != nil {
 		return exitThreshold
 	}

@@ -75,9 +75,13 @@ func TestCmdCleanPasses(t *testing.T) {
 
 func TestCmdCleanStdinAndThreshold(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"spec.yaml": testSpec})
-	code, stdout, _ := runClean(t, "date,qty\n2026-01-01,x\n2026-01-01,y\n2026-01-01,1\n", "--spec", filepath.Join(dir, "spec.yaml"), "-")
+	code, stdout, stderr := runClean(t, "date,qty\n2026-01-01,x\n2026-01-01,y\n2026-01-01,1\n", "--spec", filepath.Join(dir, "spec.yaml"), "-")
 	if code != 1 || stdout != "date,qty,_row\n2026-01-01,1,4\n" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
+	}
+	// The summary says why rows were rejected, with the first example.
+	if !strings.Contains(stderr, "2× qty, e.g. line 2: INT64:") {
+		t.Errorf("stderr does not summarise the reasons:\n%s", stderr)
 	}
 }
 
