@@ -146,6 +146,11 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 	if err := s.Tasks.WaitIdle(idle); err != nil {
 		t.Errorf("tasks still pending after the run ended: %d\n%s", s.Tasks.Pending(localstack.QueueID), replay)
 	}
+	// Once every delivery is done, the run's outcome has been announced,
+	// even where a crash right after the final commit lost the first try.
+	if final, err := s.App.Runs.Get(ctx, r.ID); err != nil || !final.Announced {
+		t.Errorf("run outcome never announced (%v)\n%s", err, replay)
+	}
 }
 
 // cleanRowKeys reads every clean part of a run and returns the _row values, sorted.

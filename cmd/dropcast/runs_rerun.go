@@ -148,6 +148,7 @@ func restart(r *run.Run, from string, now time.Time) error {
 	r.Step, r.Segment = from, 0
 	r.NotBefore = time.Time{}
 	r.Redrives = 0
+	r.Announced = false
 	r.Error = nil
 	r.FinishedAt = time.Time{}
 	r.UpdatedAt = now

@@ -2,7 +2,8 @@
 // the pipeline honest: it starts runs for inbox files whose event was lost,
 // re-drives runs that stalled (a task lost or out of retries, a crash between
 // a commit and an enqueue), fails runs that keep stalling, so that every run
-// ends, and undeploys models that no live run holds, so none bills for nothing. It is idempotent and bounded in time: what one sweep does not
+// ends, announces finished runs whose announcement was lost, and undeploys
+// models that no live run holds, so none bills for nothing. It is idempotent and bounded in time: what one sweep does not
 // reach, the next one does.
 package sweep
 
@@ -57,6 +58,8 @@ type Report struct {
 	Started  []string `json:"started"`
 	Redriven []string `json:"redriven"`
 	Failed   []string `json:"failed"`
+	// Announced lists finished runs whose lost announcement the sweep made.
+	Announced []string `json:"announced,omitempty"`
 	// Undeployed lists models the sweeper undeployed because no live run held them.
 	Undeployed []string `json:"undeployed"`
 	Errors     []string `json:"errors,omitempty"`
@@ -104,6 +107,11 @@ func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, deadline time.Ti
 	k := s.app.Kernel
 	for _, r := range runs {
 		if r.Terminal() {
+			// A run whose last delivery died after its commit, on the queue's
+			// last attempt, was never announced: announce it now.
+			if !r.Announced && time.Since(r.FinishedAt) > s.Grace && time.Since(r.FinishedAt) < s.Lookback && k.AnnounceMissing(ctx, r) {
+				rep.Announced = append(rep.Announced, r.ID)
+			}
 			continue
 		}
 		if time.Now().After(deadline) {

@@ -15,8 +15,9 @@ const (
 	CrashBeforeSave = "before-save"
 	// CrashBeforeCommit: the step's work is done but its outcome is not committed.
 	CrashBeforeCommit = "before-commit"
-	// CrashBeforeEnqueue: the outcome is committed but the next task not enqueued.
-	CrashBeforeEnqueue = "before-enqueue"
+	// CrashAfterCommit: the outcome is committed, but nothing after it
+	// happened: no event published, no cleanup, no next task enqueued.
+	CrashAfterCommit = "after-commit"
 )
 
 // Faults decides where invocations crash. Production kernels have none; the

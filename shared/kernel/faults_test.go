@@ -8,6 +8,7 @@ import (
 
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
@@ -29,10 +30,10 @@ func (c *crashOnce) Crash(point string, _ taskq.Task) bool {
 }
 
 func TestCrashesLoseNothing(t *testing.T) {
-	for _, point := range []string{CrashBeforeSave, CrashBeforeCommit, CrashBeforeEnqueue} {
+	for _, point := range []string{CrashBeforeSave, CrashBeforeCommit, CrashAfterCommit} {
 		t.Run(point, func(t *testing.T) {
 			f := newFixture(t)
-			f.k.faults = &crashOnce{seen: map[string]bool{CrashBeforeSave: point != CrashBeforeSave, CrashBeforeCommit: point != CrashBeforeCommit, CrashBeforeEnqueue: point != CrashBeforeEnqueue}}
+			f.k.faults = &crashOnce{seen: map[string]bool{CrashBeforeSave: point != CrashBeforeSave, CrashBeforeCommit: point != CrashBeforeCommit, CrashAfterCommit: point != CrashAfterCommit}}
 			written := 0 // the step's side effect, idempotent by name in real steps
 			s := stepFunc{run.Preprocess, func(ctx context.Context, x *Exec) (Outcome, error) {
 				written++
@@ -45,7 +46,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 				t.Fatalf("crashed delivery answered %d", w.Code)
 			}
 			r := f.get(t)
-			if point != CrashBeforeEnqueue {
+			if point != CrashAfterCommit {
 				if st := r.StepState(run.Preprocess); st.Lease == nil || st.Status != run.StepRunning {
 					t.Fatalf("a crash released the lease or committed: %+v", st)
 				}
@@ -105,5 +106,58 @@ func TestCommitWithLostAnswerIsFinished(t *testing.T) {
 	}
 	if st := proxy.Stats(); st.LostResponses != 1 {
 		t.Fatalf("%d answers lost, want 1", st.LostResponses)
+	}
+}
+
+// recorder keeps published events.
+type recorder struct {
+	mu     sync.Mutex
+	events []events.Event
+}
+
+func (r *recorder) Publish(_ context.Context, e events.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *recorder) count(typ string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// A process that dies right after committing a run's end publishes nothing;
+// the redelivery of its task announces the run, once.
+func TestLostAnnouncementIsMadeByTheRedelivery(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{}
+	f.k.events = rec
+	for _, step := range run.Plan[:3] {
+		if w := f.deliver(done(step), f.task(step, 0), 0); w.Code != 200 {
+			t.Fatalf("%s: %d", step, w.Code)
+		}
+	}
+	f.k.faults = &crashOnce{seen: map[string]bool{CrashBeforeSave: true, CrashBeforeCommit: true}}
+	last := done(run.Postprocess)
+	if w := f.deliver(last, f.task(run.Postprocess, 0), 0); w.Code != 500 {
+		t.Fatalf("crashed delivery answered %d", w.Code)
+	}
+	if r := f.get(t); r.Status != run.Succeeded || r.Announced || rec.count(events.RunSucceeded) != 0 {
+		t.Fatalf("after the crash: status %s announced %v, %d events", r.Status, r.Announced, rec.count(events.RunSucceeded))
+	}
+	for retry := 1; retry <= 2; retry++ { // the redelivery, and a duplicate of it
+		if w := f.deliver(last, f.task(run.Postprocess, 0), retry); w.Code != 200 {
+			t.Fatalf("redelivery answered %d", w.Code)
+		}
+	}
+	if r := f.get(t); !r.Announced || rec.count(events.RunSucceeded) != 1 {
+		t.Fatalf("after the redelivery: announced %v, %d run.succeeded events", r.Announced, rec.count(events.RunSucceeded))
 	}
 }

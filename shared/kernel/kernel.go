@@ -198,6 +198,7 @@ var (
 	errNotCurrent = errors.New("task is not the run's current task")
 	errBusy       = errors.New("step is leased to another delivery")
 	errOwnLease   = errors.New("lease already taken by this delivery")
+	errNoChange   = errors.New("no change")
 )
 
 // execute runs one delivery of task t for step s.
@@ -244,6 +245,14 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 		return reply{code: 404, msg: "no such run"}
 	case errors.Is(err, errStale):
 		log.InfoContext(ctx, "stale task ignored", "run_status", r.Status, "run_epoch", r.Epoch)
+		if r.Epoch == t.Epoch && k.AnnounceMissing(ctx, r) {
+			// The delivery that finished the run died before its follow-up:
+			// announce it, and let the failing step clean up after itself.
+			log.InfoContext(ctx, "announced a finished run whose announcement was lost")
+			if r.Status == run.Failed && r.Error.Step == s.Name() {
+				k.finalize(ctx, &Exec{Run: r, Log: log, k: k, stepImpl: s, step: t.Step, task: t}, r)
+			}
+		}
 		return reply{code: 200, msg: "stale task"}
 	case errors.Is(err, errNotCurrent):
 		// A duplicate or an old delivery: make sure the current task exists
@@ -367,14 +376,14 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 		log.WarnContext(ctx, "commit outcome", "outcome", out.kind.String(), "err", err)
 		return reply{code: 500, msg: err.Error()}
 	}
+	if k.crash(CrashAfterCommit, x.task) {
+		log.WarnContext(ctx, "injected crash: committed, but no event, cleanup or next task followed")
+		return reply{code: 500, msg: ErrCrashed.Error()}
+	}
 	log.InfoContext(ctx, "step invocation ended", "outcome", out.kind.String(), "attempt", x.Attempt)
 	k.announce(ctx, r, x.step, out.kind)
 	if r.Status == run.Failed {
 		k.finalize(ctx, x, r)
-	}
-	if k.crash(CrashBeforeEnqueue, x.task) {
-		log.WarnContext(ctx, "injected crash: committed but the next task is not enqueued")
-		return reply{code: 500, msg: ErrCrashed.Error()}
 	}
 	if err := k.Redrive(ctx, r); err != nil {
 		log.WarnContext(ctx, "enqueue next", "err", err)
@@ -457,6 +466,15 @@ func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind out
 		}
 		k.publish(ctx, r, e)
 	}
+	k.announceEnd(ctx, r)
+}
+
+// announceEnd publishes a finished run's outcome, once it is committed, and
+// records that it did. The flag makes the announcement at-least-once: a
+// process that dies between the commit and the publication leaves it unset,
+// and the redelivery of its task (or the sweep) announces the run instead.
+// Notify absorbs the rare duplicate.
+func (k *Kernel) announceEnd(ctx context.Context, r *run.Run) {
 	switch r.Status {
 	case run.Succeeded:
 		k.publish(ctx, r, events.Event{Type: events.RunSucceeded, Status: string(r.Status), DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()})
@@ -464,7 +482,29 @@ func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind out
 		e := events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message,
 			Attempts: r.StepState(r.Error.Step).Attempts, DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()}
 		k.publish(ctx, r, e)
+	default:
+		return
 	}
+	epoch := r.Epoch
+	_, err := k.store.Update(ctx, r.ID, func(r *run.Run) error {
+		if r.Announced || r.Epoch != epoch || !r.Terminal() {
+			return errNoChange
+		}
+		r.Announced = true
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNoChange) {
+		k.log.WarnContext(ctx, "record the announcement", "run_id", r.ID, "err", err)
+	}
+}
+
+// AnnounceMissing announces a finished run whose outcome was never announced.
+func (k *Kernel) AnnounceMissing(ctx context.Context, r *run.Run) bool {
+	if !r.Terminal() || r.Announced {
+		return false
+	}
+	k.announceEnd(ctx, r)
+	return true
 }
 
 func (k *Kernel) publish(ctx context.Context, r *run.Run, e events.Event) {

@@ -107,7 +107,7 @@ func (c *crasher) Crash(point string, t taskq.Task) bool {
 		return false
 	}
 	c.count[key] = n + 1
-	if point != kernel.CrashBeforeEnqueue {
+	if point != kernel.CrashAfterCommit {
 		c.crashes[t.Step]++
 	}
 	return true

@@ -89,6 +89,8 @@ type Run struct {
 	Counters map[string]int64  `json:"counters"`
 	Outputs  map[string]string `json:"outputs,omitempty"`
 	Error    *Failure          `json:"error,omitempty"`
+	// Announced says the run's outcome was published as an event.
+	Announced bool `json:"announced,omitempty"`
 
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
