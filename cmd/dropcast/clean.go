@@ -149,6 +149,9 @@ func create(path string, def io.Writer) (io.Writer, func() error, error) {
 	if path == "" {
 		return def, func() error { return nil }, nil
 	}
+	if path == "-" {
+		return os.Stdout, func() error { return nil }, nil
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("create output: %w", err)

@@ -48,7 +48,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return usageExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "dropcast local: unexpected argument %q (give files with --input FILE)\n", fs.Arg(0))

@@ -21,7 +21,7 @@ func cmdValidate(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return usageExit(err)
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -32,6 +32,10 @@ func cmdValidate(_ context.Context, args []string, _ io.Reader, stdout, stderr i
 		paths := []string{arg}
 		if fi, err := os.Stat(arg); err == nil && fi.IsDir() {
 			paths, _ = filepath.Glob(filepath.Join(arg, "*.y*ml"))
+		}
+		if len(paths) == 0 {
+			fmt.Fprintf(stderr, "dropcast validate: no spec files (*.yaml, *.yml) in %s\n", arg)
+			return 2
 		}
 		for _, p := range paths {
 			b, err := os.ReadFile(p)
