@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
-
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
@@ -156,21 +153,11 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 // cleanRowKeys reads every clean part of a run and returns the _row values, sorted.
 func cleanRowKeys(t *testing.T, s *localstack.Stack, r *run.Run) []string {
 	t.Helper()
-	ctx := context.Background()
-	b := s.Storage.Bucket(localstack.WorkBucket)
 	var keys []string
-	it := b.Objects(ctx, &storage.Query{Prefix: r.WorkPrefix() + "clean/"})
-	for {
-		a, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
+	for _, name := range objectNames(t, s, localstack.WorkBucket, r.WorkPrefix()+"clean/") {
+		recs, err := csv.NewReader(bytes.NewReader(readObject(t, s, "gs://"+localstack.WorkBucket+"/"+name))).ReadAll()
 		if err != nil {
-			t.Fatal(err)
-		}
-		recs, err := csv.NewReader(bytes.NewReader(readObject(t, s, "gs://"+localstack.WorkBucket+"/"+a.Name))).ReadAll()
-		if err != nil {
-			t.Fatalf("%s: %v", a.Name, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		col := slices.Index(recs[0], schema.RowKeyColumn)
 		for _, rec := range recs[1:] {

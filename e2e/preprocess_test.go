@@ -3,11 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"slices"
 	"testing"
-
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
@@ -18,20 +14,7 @@ import (
 // run's clean or rejects parts, in part order.
 func partsData(t *testing.T, s *localstack.Stack, r *run.Run, kind string) []byte {
 	t.Helper()
-	ctx := context.Background()
-	var names []string
-	it := s.Storage.Bucket(localstack.WorkBucket).Objects(ctx, &storage.Query{Prefix: r.WorkPrefix() + kind + "/"})
-	for {
-		a, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, a.Name)
-	}
-	slices.Sort(names)
+	names := objectNames(t, s, localstack.WorkBucket, r.WorkPrefix()+kind+"/")
 	var out bytes.Buffer
 	for _, n := range names {
 		_, data, _ := bytes.Cut(readObject(t, s, "gs://"+localstack.WorkBucket+"/"+n), []byte("\n"))

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery"
+	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
 	"github.com/dropcast/dropcast/shared/localstack"
@@ -118,6 +120,25 @@ func queryInt(t *testing.T, s *localstack.Stack, sql string) int64 {
 		t.Fatalf("%s: got %v", sql, row)
 	}
 	return row[0].(int64)
+}
+
+// objectNames lists the objects under gs://bucket/prefix, in name order.
+func objectNames(t *testing.T, s *localstack.Stack, bucket, prefix string) []string {
+	t.Helper()
+	var names []string
+	it := s.Storage.Bucket(bucket).Objects(context.Background(), &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // bigSample repeats the sample's data rows n times: a larger file with the

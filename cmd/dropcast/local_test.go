@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,7 +86,7 @@ func TestLocalWatchProcessesFilesAsTheyAppear(t *testing.T) {
 	in, out := t.TempDir(), t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var stdout, stderr syncWriter
+	var stdout, stderr lockedBuffer
 	done := make(chan int)
 	go func() { done <- cmdLocal(ctx, []string{"--watch", in, "--out", out}, nil, &stdout, &stderr) }()
 	// The file appears after the watch started, written in one go.
@@ -112,24 +111,6 @@ func TestLocalWatchProcessesFilesAsTheyAppear(t *testing.T) {
 	if code := <-done; code != 0 {
 		t.Fatalf("watch exited %d", code)
 	}
-}
-
-// syncWriter is a goroutine-safe buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // The environment dropcast local --watch prints lets `dropcast runs` in

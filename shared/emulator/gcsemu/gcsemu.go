@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -23,6 +25,7 @@ import (
 // Server is a running emulator.
 type Server struct {
 	fake *fakestorage.Server
+	http *http.Server
 	url  string
 }
 
@@ -44,12 +47,14 @@ func Start() (*Server, error) { return StartWithNotification(nil) }
 
 // StartWithNotification starts the emulator publishing notifications for n (nil: none).
 func StartWithNotification(n *Notification) (*Server, error) {
+	// Listen first and serve the fake's handler on that listener: asking
+	// for a free port and letting the fake bind it later races with other
+	// processes doing the same.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("gcsemu: find a port: %w", err)
+		return nil, fmt.Errorf("gcsemu: listen: %w", err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	host := "127.0.0.1:" + strconv.Itoa(port)
 	opts := fakestorage.Options{
 		Scheme:      "http",
@@ -58,6 +63,7 @@ func StartWithNotification(n *Notification) (*Server, error) {
 		PublicHost:  host,
 		ExternalURL: "http://" + host,
 		Writer:      io.Discard,
+		NoListener:  true,
 	}
 	if n != nil {
 		opts.EventOptions = fakestorage.EventManagerOptions{
@@ -80,9 +86,12 @@ func StartWithNotification(n *Notification) (*Server, error) {
 	}
 	fake, err := fakestorage.NewServerWithOptions(opts)
 	if err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("gcsemu: start fake-gcs-server: %w", err)
 	}
-	return &Server{fake: fake, url: "http://" + host}, nil
+	srv := &http.Server{Handler: fake.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return &Server{fake: fake, http: srv, url: "http://" + host}, nil
 }
 
 // URL is the server's base URL, http://127.0.0.1:PORT.
@@ -111,4 +120,7 @@ func NewClient(ctx context.Context, endpoint string) (*storage.Client, error) {
 }
 
 // Close stops the server.
-func (s *Server) Close() { s.fake.Stop() }
+func (s *Server) Close() {
+	s.http.Close()
+	s.fake.Stop()
+}
