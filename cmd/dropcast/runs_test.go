@@ -70,16 +70,14 @@ func stackWithRunsOpts(t *testing.T, opts localstack.Options) (s *localstack.Sta
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	var ids []string
+	// One after the other, so the second run is the newer one (events are
+	// delivered in no particular order).
+	var runs []*run.Run
 	for _, f := range []struct{ name, data string }{{sample.FileName, string(sample.CSV)}, {"20260301-090000.csv", failingCSV}} {
 		id, err := s.Drop(ctx, "incoming/"+f.name, []byte(f.data))
 		if err != nil || id == "" {
 			t.Fatalf("drop %s: %q %v", f.name, id, err)
 		}
-		ids = append(ids, id)
-	}
-	var runs []*run.Run
-	for _, id := range ids {
 		r, err := s.Wait(ctx, id, nil)
 		if err != nil {
 			t.Fatal(err)
