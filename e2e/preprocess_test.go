@@ -28,30 +28,35 @@ func partsData(t *testing.T, s *localstack.Stack, r *run.Run, kind string) []byt
 // quoted newlines, doubled quotes, CRLF and bad rows.
 func TestPreprocessUnderCrashesIsByteIdentical(t *testing.T) {
 	t.Parallel()
-	data := bigSample(10)
+	data := bigSample(20)
 	ref := mustStack(t, localstack.Options{})
 	want := dropAndWait(t, ref, sampleObject(), data)
 	wantClean, wantRejects := partsData(t, ref, want, "clean"), partsData(t, ref, want, "rejects")
 	if want.StepState(run.Preprocess).Segments != 0 {
 		t.Fatal("the reference run was segmented")
 	}
-	for _, seed := range []int64{1, 2, 3} {
-		ch := localstack.Chaos{Seed: seed, Budget: 2e6, EventCopies: 1, CrashRate: 0.3, MaxCrashes: 2}
+	crashes := 0
+	for _, seed := range []int64{1, 2} {
+		ch := localstack.Chaos{Seed: seed, Budget: 2e6, EventCopies: 1, CrashRate: 0.2, MaxCrashes: 1}
 		s := mustStack(t, localstack.Options{Chaos: &ch})
 		r := dropAndWait(t, s, sampleObject(), data)
 		if r.Status != run.Succeeded {
 			t.Fatalf("seed %d: %s %+v", seed, r.Status, r.Error)
 		}
 		st := r.StepState(run.Preprocess)
-		if st.Segments < 1 || s.CrashedAttempts()[run.Preprocess] == 0 {
-			t.Fatalf("seed %d: %d segments, %d crashes: the test forced neither", seed, st.Segments, s.CrashedAttempts()[run.Preprocess])
+		if st.Segments < 1 {
+			t.Fatalf("seed %d: no segment: the budget forced no self-requeue", seed)
 		}
+		crashes += s.CrashedAttempts()[run.Preprocess]
 		if got := partsData(t, s, r, "clean"); !bytes.Equal(got, wantClean) {
 			t.Errorf("seed %d: clean output (%d bytes) differs from the unconstrained run's (%d bytes)", seed, len(got), len(wantClean))
 		}
 		if got := partsData(t, s, r, "rejects"); !bytes.Equal(got, wantRejects) {
 			t.Errorf("seed %d: rejects differ from the unconstrained run's", seed)
 		}
+	}
+	if crashes == 0 {
+		t.Fatal("no preprocess attempt crashed in any seed: the test proved nothing about crashes")
 	}
 }
 
