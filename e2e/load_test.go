@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,10 +91,14 @@ func loadedRows(t *testing.T, s *localstack.Stack) int64 {
 }
 
 // loadStepJobs are the load step's BigQuery jobs (not the results table's).
+// loadJobRE matches the load step's job IDs (…_load, …_load_r1 for a retry),
+// not postprocess's results loads.
+var loadJobRE = regexp.MustCompile(`_load(_r[0-9]+)?$`)
+
 func loadStepJobs(s *localstack.Stack) []string {
 	var ids []string
 	for _, id := range s.BQ.LoadJobIDs(localstack.Project) {
-		if strings.HasSuffix(id, "_load") {
+		if loadJobRE.MatchString(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -277,14 +282,30 @@ func TestLoadAddsNewNullableColumnAndKeepsTheTablesOwn(t *testing.T) {
 func TestLoadJobFailureFailsTheRunWithBigQuerysMessage(t *testing.T) {
 	t.Parallel()
 	s := mustStack(t, localstack.Options{})
-	s.BQ.SetFaults(bqemu.Faults{FailJobs: 1})
+	// Every job fails: the first and its two transient-failure retries.
+	s.BQ.SetFaults(bqemu.Faults{FailJobs: 1 + load.MaxJobRetries})
 	r := loadMustFail(t, s, sampleObject(), sample.CSV,
 		"backendError: Error encountered during execution. Retrying may solve the problem.")
-	if want := "BigQuery load job " + load.JobID(r) + " failed: "; !strings.HasPrefix(r.Error.Message, want) {
+	if want := "BigQuery load job " + load.JobID(r) + "_r2 failed: "; !strings.HasPrefix(r.Error.Message, want) {
 		t.Errorf("run error %q does not start with %q", r.Error.Message, want)
 	}
 	if n := loadedRows(t, s); n != 0 {
 		t.Errorf("a failed job left %d rows", n)
+	}
+}
+
+// A job that fails for a transient reason is replaced by a new one, once,
+// and the run succeeds with the rows loaded once.
+func TestLoadJobFailingTransientlyIsRetriedWithANewJob(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{})
+	s.BQ.SetFaults(bqemu.Faults{FailJobs: 1})
+	r := loadMustSucceed(t, s, sampleObject(), sample.CSV, sampleClean)
+	if got := loadStepJobs(s); !slices.Equal(got, []string{load.JobID(r), load.JobID(r) + "_r1"}) {
+		t.Errorf("load jobs %v, want the failed one and its retry", got)
+	}
+	if n := loadedInPartition(t, s, "2026-04-26"); n != sampleClean {
+		t.Errorf("partition holds %d rows, want %d", n, sampleClean)
 	}
 }
 

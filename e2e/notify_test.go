@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/dropcast/dropcast/functions/load"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -182,7 +183,7 @@ func TestNotifyFailureOnceNamingStepAndReason(t *testing.T) {
 		reason string
 	}{
 		{"rejects over threshold", overThreshold, func(*localstack.Stack) {}, run.Preprocess, "over reject_threshold.max_ratio 0.05"},
-		{"load job fails", sample.CSV, func(s *localstack.Stack) { s.BQ.SetFaults(bqemu.Faults{FailJobs: 1}) }, run.Load, "backendError"},
+		{"load job fails", sample.CSV, func(s *localstack.Stack) { s.BQ.SetFaults(bqemu.Faults{FailJobs: 1 + load.MaxJobRetries}) }, run.Load, "backendError"},
 		{"prediction job fails", sample.CSV, func(s *localstack.Stack) { s.Vertex.SetFaults(vertexemu.Faults{FailJobs: 1}) }, run.Predict, "injected failure"},
 	}
 	for _, c := range cases {

@@ -45,20 +45,34 @@ type Checkpoint struct {
 	JobID    string `json:"job_id"`
 	Table    string `json:"table"`
 	Location string `json:"location,omitempty"`
+	// Retries counts the jobs that failed for a transient reason and were
+	// replaced by a new one.
+	Retries int `json:"retries,omitempty"`
 }
+
+// MaxJobRetries is how many new jobs a load starts after jobs that failed
+// for a reason BigQuery calls transient (backendError and the like).
+const MaxJobRetries = 2
 
 func (cp Checkpoint) job(project string) bqload.Job {
 	return bqload.Job{Project: project, ID: cp.JobID, Location: cp.Location}
 }
 
 // JobID is the load job's ID for a run's epoch: the same run and epoch always
-// load through the same job.
-func JobID(r *run.Run) string {
-	return fmt.Sprintf("dropcast_%s_e%d_load", strings.ReplaceAll(r.ID, "-", "_"), r.Epoch)
+// load through the same job (each retry of a transiently failed job through
+// its own next one).
+func JobID(r *run.Run) string { return retryJobID(r, 0) }
+
+func retryJobID(r *run.Run, retry int) string {
+	id := fmt.Sprintf("dropcast_%s_e%d_load", strings.ReplaceAll(r.ID, "-", "_"), r.Epoch)
+	if retry > 0 {
+		id += fmt.Sprintf("_r%d", retry)
+	}
+	return id
 }
 
-// Request is the load a run's epoch makes.
-func (s *Step) Request(x *kernel.Exec) bqload.Request {
+// Request is the load a run's epoch makes, on its retry-th job.
+func (s *Step) Request(x *kernel.Exec, retry int) bqload.Request {
 	d := x.Pipeline.Destination
 	return bqload.Request{
 		Table:          bqload.ParseTable(d.Table, s.project),
@@ -68,7 +82,7 @@ func (s *Step) Request(x *kernel.Exec) bqload.Request {
 		PartitionField: d.PartitionField,
 		Clustering:     d.Clustering,
 		SourceURIs:     []string{"gs://" + s.workBucket + "/" + x.Run.WorkPrefix() + "clean/part-*"},
-		JobID:          JobID(x.Run),
+		JobID:          retryJobID(x.Run, retry),
 	}
 }
 
@@ -78,10 +92,11 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	if _, err := x.Checkpoint(&cp); err != nil {
 		return kernel.Outcome{}, err
 	}
-	req := s.Request(x)
+	req := s.Request(x, cp.Retries)
 	if cp.JobID == "" {
+		retries := cp.Retries
 		var err error
-		cp, err = s.start(ctx, x, req)
+		cp, err = s.start(ctx, x, req, retries)
 		if permanent(err) {
 			return kernel.Failed(err), nil
 		}
@@ -100,6 +115,12 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 	case !st.Done:
 		return kernel.PollLater(0, cp), nil
 	case st.Err != nil:
+		var je *bqload.JobError
+		if errors.As(st.Err, &je) && je.Transient() && cp.Retries < MaxJobRetries {
+			// BigQuery says a new job may succeed: start one after a pause.
+			x.Log.WarnContext(ctx, "load job failed transiently; starting a new one", "job_id", cp.JobID, "err", st.Err)
+			return kernel.PollLater(0, Checkpoint{Retries: cp.Retries + 1}), nil
+		}
 		return kernel.Failed(st.Err), nil
 	}
 	x.SetCounter(run.RowsLoaded, st.Rows)
@@ -109,7 +130,7 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 
 // start prepares the table, starts the job (or re-attaches to it) and saves
 // where to poll it.
-func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request) (Checkpoint, error) {
+func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request, retries int) (Checkpoint, error) {
 	if err := run.CheckSuperseded(ctx, s.gcs, x.Run.Source); err != nil {
 		return Checkpoint{}, err
 	}
@@ -117,7 +138,7 @@ func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request) (C
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	cp := Checkpoint{JobID: job.ID, Location: job.Location, Table: req.Table.Project + "." + req.Table.Dataset + "." + req.Destination()}
+	cp := Checkpoint{JobID: job.ID, Location: job.Location, Table: req.Table.Project + "." + req.Table.Dataset + "." + req.Destination(), Retries: retries}
 	if err := x.Save(ctx, cp); err != nil {
 		return Checkpoint{}, fmt.Errorf("save load checkpoint: %w", err)
 	}

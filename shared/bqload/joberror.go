@@ -36,6 +36,19 @@ func (e *JobError) Error() string {
 	return b.String()
 }
 
+// transientReasons are the job error reasons BigQuery documents as worth a
+// retry (a new job; the failed one cannot be resumed).
+var transientReasons = map[string]bool{
+	"backendError": true, "internalError": true, "rateLimitExceeded": true,
+	"jobBackendError": true, "jobInternalError": true,
+}
+
+// Transient reports whether a new job may succeed where this one failed: the
+// job's own error (the first) has a transient reason.
+func (e *JobError) Transient() bool {
+	return len(e.Errors) > 0 && transientReasons[e.Errors[0].Reason]
+}
+
 func jobError(jobID string, st *bigquery.JobStatus) error {
 	e := &JobError{JobID: jobID}
 	seen := map[bigquery.Error]bool{}
