@@ -80,6 +80,11 @@ func stalledRun(t *testing.T, s *localstack.Stack, redrives int) *run.Run {
 	src := run.Source{Bucket: localstack.InboxBucket, Object: sampleObject(), Generation: w.Attrs().Generation}
 	r := run.New(run.ID("purchases", src), "purchases", src, "20260426", run.Plan, time.Now().Add(-time.Hour))
 	r.Redrives = redrives
+	// What Kernel.Start leaves when it dies before enqueueing: the active
+	// mark and the record.
+	if err := s.App.Runs.MarkActive(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.App.Runs.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
@@ -201,5 +206,37 @@ func TestSweepUndeploysModelLeftByCrashedRun(t *testing.T) {
 	}
 	if len(undeployed) != 1 {
 		t.Fatalf("sweeps reported %v undeployed, want the model once", undeployed)
+	}
+}
+
+// The sweep reads only live runs: a run that ended and was announced leaves
+// the active index, so the sweep's work does not grow with history.
+func TestFinishedRunsLeaveTheActiveIndex(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{})
+	r := dropAndWait(t, s, sampleObject(), sample.CSV)
+	if r.Status != run.Succeeded {
+		t.Fatalf("run %s", r.Status)
+	}
+	ctx := context.Background()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		marks, err := s.App.Runs.Active(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(marks) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a finished run is still marked active: %v", marks)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if rep := callSweep(t, s); rep.Checked != 0 {
+		t.Fatalf("the sweep checked %d runs, want none live", rep.Checked)
+	}
+	if got, err := s.App.Runs.Get(ctx, r.ID); err != nil || !got.Announced {
+		t.Fatalf("record %v, %v", got, err)
 	}
 }

@@ -84,6 +84,9 @@ func rerunRun(ctx context.Context, a *app.App, r *run.Run, from string, force bo
 	if err != nil {
 		return nil, err
 	}
+	if err := a.Runs.MarkActive(ctx, r.ID); err != nil {
+		return nil, err
+	}
 	after, err := a.Runs.Update(ctx, r.ID, func(cur *run.Run) error {
 		if cur.Epoch != r.Epoch {
 			return fmt.Errorf("epoch %d started meanwhile; not rerunning again", cur.Epoch)

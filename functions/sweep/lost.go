@@ -18,14 +18,10 @@ import (
 // the look-back window, that have no run: their event was lost. The run ID
 // derives from the object's generation, so a run that exists is found, and a
 // late event that arrives after the sweep started the run finds it too.
-func (s *Sweeper) startLost(ctx context.Context, runs []*run.Run, deadline time.Time, rep *Report) error {
+func (s *Sweeper) startLost(ctx context.Context, deadline time.Time, rep *Report) error {
 	set, err := s.app.Specs.Set(ctx)
 	if err != nil {
 		return fmt.Errorf("load specs: %w", err)
-	}
-	known := make(map[string]bool, len(runs))
-	for _, r := range runs {
-		known[r.ID] = true
 	}
 	since := time.Now().Add(-s.Lookback)
 	bucket := s.app.Config.InboxBucket
@@ -45,13 +41,16 @@ func (s *Sweeper) startLost(ctx context.Context, runs []*run.Run, deadline time.
 		if !ok {
 			continue
 		}
-		src := run.Source{Bucket: bucket, Object: a.Name, Generation: a.Generation}
-		if known[run.ID(p.Name, src)] {
-			continue
-		}
 		if time.Now().After(deadline) {
 			rep.Incomplete = true
 			return nil
+		}
+		src := run.Source{Bucket: bucket, Object: a.Name, Generation: a.Generation}
+		if ok, err := s.app.Runs.Exists(ctx, run.ID(p.Name, src)); err != nil || ok {
+			if err != nil {
+				rep.Errors = append(rep.Errors, a.Name+": "+err.Error())
+			}
+			continue
 		}
 		r, err := ingest.Start(ctx, s.app, gcsevent.Object{Bucket: bucket, Name: a.Name, Generation: a.Generation, Size: a.Size})
 		if err != nil {

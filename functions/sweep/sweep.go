@@ -82,11 +82,11 @@ func (s *Sweeper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	rep := Report{Started: []string{}, Redriven: []string{}, Failed: []string{}, Undeployed: []string{}}
 	deadline := time.Now().Add(s.Budget)
-	runs, err := s.app.Runs.List(ctx, "")
+	runs, err := s.activeRuns(ctx)
 	if err != nil {
 		return rep, err
 	}
-	if err := s.startLost(ctx, runs, deadline, &rep); err != nil {
+	if err := s.startLost(ctx, deadline, &rep); err != nil {
 		return rep, err
 	}
 	s.unstick(ctx, runs, deadline, &rep)
@@ -102,14 +102,46 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	return rep, nil
 }
 
+// activeRuns reads the runs marked active: running, or ended but not yet
+// announced. A marker whose record never appeared (the start failed between
+// the two writes) is removed once it is older than the grace period.
+func (s *Sweeper) activeRuns(ctx context.Context) ([]*run.Run, error) {
+	marks, err := s.app.Runs.Active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(marks))
+	for i, m := range marks {
+		ids[i] = m.ID
+	}
+	runs, err := s.app.Runs.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[string]bool, len(runs))
+	for _, r := range runs {
+		found[r.ID] = true
+	}
+	for _, m := range marks {
+		if !found[m.ID] && time.Since(m.Created) > s.Grace {
+			s.app.Runs.ClearActive(ctx, m.ID)
+		}
+	}
+	return runs, nil
+}
+
 // unstick re-drives or fails every stalled run.
 func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, deadline time.Time, rep *Report) {
 	k := s.app.Kernel
 	for _, r := range runs {
 		if r.Terminal() {
 			// A run whose last delivery died after its commit, on the queue's
-			// last attempt, was never announced: announce it now.
-			if !r.Announced && time.Since(r.FinishedAt) > s.Grace && time.Since(r.FinishedAt) < s.Lookback && k.AnnounceMissing(ctx, r) {
+			// last attempt, was never announced: announce it now. (An
+			// announced one only lost its active mark's removal.)
+			switch {
+			case r.Announced:
+				s.app.Runs.ClearActive(ctx, r.ID)
+			case time.Since(r.FinishedAt) > s.Grace && k.AnnounceMissing(ctx, r):
 				rep.Announced = append(rep.Announced, r.ID)
 			}
 			continue

@@ -99,6 +99,9 @@ func (k *Kernel) Store() *run.Store { return k.store }
 // already (a duplicated event) is not created again: its pending task is
 // enqueued again instead, which the queue de-duplicates by name.
 func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error) {
+	if err := k.store.MarkActive(ctx, r.ID); err != nil {
+		return false, err
+	}
 	err = k.store.Create(ctx, r)
 	if errors.Is(err, run.ErrExists) {
 		existing, err := k.store.Get(ctx, r.ID)
@@ -495,6 +498,11 @@ func (k *Kernel) announceEnd(ctx context.Context, r *run.Run) {
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
 		k.log.WarnContext(ctx, "record the announcement", "run_id", r.ID, "err", err)
+		return
+	}
+	// Ended and announced: nothing left for the sweep to do with this run.
+	if err := k.store.ClearActive(ctx, r.ID); err != nil {
+		k.log.WarnContext(ctx, "clear the active mark", "run_id", r.ID, "err", err)
 	}
 }
 
