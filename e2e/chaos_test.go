@@ -148,6 +148,18 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 	if final, err := s.App.Runs.Get(ctx, r.ID); err != nil || !final.Announced {
 		t.Errorf("run outcome never announced (%v)\n%s", err, replay)
 	}
+	// …and the run leaves the sweep's active index (a late duplicate of the
+	// storage event may mark it again for a moment, and clears it again).
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		marks, err := s.App.Runs.Active(ctx)
+		if err == nil && len(marks) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("runs still marked active after the end: %v (%v)\n%s", marks, err, replay)
+			break
+		}
+	}
 }
 
 // cleanRowKeys reads every clean part of a run and returns the _row values, sorted.

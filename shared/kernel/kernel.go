@@ -108,6 +108,11 @@ func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error
 		if err != nil {
 			return false, err
 		}
+		if existing.Terminal() && existing.Announced {
+			// A late duplicate of the event: the run is over and its mark,
+			// written again above, must go again.
+			return false, k.store.ClearActive(ctx, r.ID)
+		}
 		return false, k.Redrive(ctx, existing)
 	}
 	if err != nil {

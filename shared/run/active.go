@@ -27,7 +27,7 @@ type Marker struct {
 // MarkActive records that run id is live. It is written before the run's
 // record, so a record never exists without its marker while it matters.
 func (s *Store) MarkActive(ctx context.Context, id string) error {
-	w := s.bucket.Object(ActivePrefix + id).NewWriter(ctx)
+	w := s.marker(id).NewWriter(ctx)
 	w.ChunkSize = googleapi.MinUploadChunkSize
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("mark run %s active: %w", id, err)
@@ -37,11 +37,17 @@ func (s *Store) MarkActive(ctx context.Context, id string) error {
 
 // ClearActive removes run id's marker; a missing marker is fine.
 func (s *Store) ClearActive(ctx context.Context, id string) error {
-	err := s.bucket.Object(ActivePrefix + id).Delete(ctx)
+	err := s.marker(id).Delete(ctx)
 	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
 		return fmt.Errorf("clear active mark of run %s: %w", id, err)
 	}
 	return nil
+}
+
+// marker is run id's marker object. Writing or deleting an empty marker
+// twice is harmless, so both are retried whatever their preconditions.
+func (s *Store) marker(id string) *storage.ObjectHandle {
+	return s.bucket.Object(ActivePrefix + id).Retryer(storage.WithPolicy(storage.RetryAlways))
 }
 
 // Active lists the active-run markers.
