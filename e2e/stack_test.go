@@ -5,15 +5,14 @@ import (
 	"context"
 	"encoding/csv"
 	"io"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/bigquery"
-	"cloud.google.com/go/storage"
 	"google.golang.org/api/iterator"
 
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
@@ -55,7 +54,10 @@ func dropAndWait(t *testing.T, s *localstack.Stack, object string, data []byte) 
 // readObject reads gs://bucket/object through the stack's storage client.
 func readObject(t *testing.T, s *localstack.Stack, uri string) []byte {
 	t.Helper()
-	bucket, name, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
+	bucket, name, err := gcsuri.Split(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := s.Storage.Bucket(bucket).Object(name).NewReader(context.Background())
 	if err != nil {
 		t.Fatalf("read %s: %v", uri, err)
@@ -125,19 +127,10 @@ func queryInt(t *testing.T, s *localstack.Stack, sql string) int64 {
 // objectNames lists the objects under gs://bucket/prefix, in name order.
 func objectNames(t *testing.T, s *localstack.Stack, bucket, prefix string) []string {
 	t.Helper()
-	var names []string
-	it := s.Storage.Bucket(bucket).Objects(context.Background(), &storage.Query{Prefix: prefix})
-	for {
-		a, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, a.Name)
+	names, err := gcsuri.List(context.Background(), s.Storage.Bucket(bucket), prefix)
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(names)
 	return names
 }
 

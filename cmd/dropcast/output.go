@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,8 +14,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
 )
@@ -99,20 +98,14 @@ func writeOutputs(ctx context.Context, s *localstack.Stack, r *run.Run, dir stri
 // copyObjects copies an object, or every object under a gs:// prefix ending
 // in "/" concatenated with their header lines after the first dropped, to path.
 func copyObjects(ctx context.Context, gcs *storage.Client, uri, path string) error {
-	bucket, name, _ := strings.Cut(strings.TrimPrefix(uri, "gs://"), "/")
+	bucket, name, err := gcsuri.Split(uri)
+	if err != nil {
+		return err
+	}
 	names := []string{name}
 	if strings.HasSuffix(name, "/") {
-		names = names[:0]
-		it := gcs.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: name})
-		for {
-			a, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				break
-			}
-			if err != nil {
-				return fmt.Errorf("list %s: %w", uri, err)
-			}
-			names = append(names, a.Name)
+		if names, err = gcsuri.List(ctx, gcs.Bucket(bucket), name); err != nil {
+			return err
 		}
 	}
 	f, err := os.Create(path)

@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
 	"github.com/dropcast/dropcast/shared/schema"
 )
@@ -86,22 +85,4 @@ func joinPart(ctx context.Context, clean, out *storage.ObjectHandle, l *Layout, 
 		return 0, fmt.Errorf("write %s: %w", out.ObjectName(), err)
 	}
 	return n, nil
-}
-
-// listParts lists the objects under prefix in name order.
-func listParts(ctx context.Context, b *storage.BucketHandle, prefix string) ([]string, error) {
-	var names []string
-	it := b.Objects(ctx, &storage.Query{Prefix: prefix})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		names = append(names, a.Name)
-	}
-	slices.Sort(names)
-	return names, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"cloud.google.com/go/storage"
 
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/run"
 )
 
@@ -57,7 +58,7 @@ func composeOnce(ctx context.Context, b *storage.BucketHandle, srcs []string, ds
 
 // removeAll deletes every object under prefix; objects already gone are fine.
 func removeAll(ctx context.Context, b *storage.BucketHandle, prefix string) error {
-	names, err := listParts(ctx, b, prefix)
+	names, err := gcsuri.List(ctx, b, prefix)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/storage"
 
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/predictor"
 )
 
@@ -70,7 +71,7 @@ func TestComposeConcatenatesManyPartsInOrderAndRepeats(t *testing.T) {
 	if err := removeAll(ctx, b, "tmp/"); err != nil {
 		t.Fatal(err)
 	}
-	left, err := listParts(ctx, b, "tmp/")
+	left, err := gcsuri.List(ctx, b, "tmp/")
 	if err != nil || len(left) != 0 {
 		t.Fatalf("left behind %v (%v)", left, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/kernel"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/spec"
@@ -19,7 +20,7 @@ import (
 func (s *Step) writeResults(ctx context.Context, x *kernel.Exec, cp *Checkpoint) (bool, error) {
 	gcs := s.app.Clients.Storage
 	work, results := gcs.Bucket(s.app.Config.WorkBucket), gcs.Bucket(s.app.Config.ResultsBucket)
-	clean, err := listParts(ctx, work, x.Run.WorkPrefix()+"clean/")
+	clean, err := gcsuri.List(ctx, work, x.Run.WorkPrefix()+"clean/")
 	if err != nil {
 		return false, err
 	}

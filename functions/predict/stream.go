@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 
 	"github.com/dropcast/dropcast/shared/batching"
+	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/predictor"
 )
 
@@ -172,20 +171,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // cleanParts lists the clean parts under prefix (…/clean/part-*.csv) in name order.
 func cleanParts(ctx context.Context, gcs *storage.Client, bucket, prefix string) ([]string, error) {
-	var parts []string
-	it := gcs.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix + "part-"})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list gs://%s/%s: %w", bucket, prefix, err)
-		}
-		if strings.HasSuffix(a.Name, ".csv") {
-			parts = append(parts, a.Name)
-		}
-	}
-	slices.Sort(parts)
-	return parts, nil
+	_, parts, err := gcsuri.Expand(ctx, gcs, "gs://"+bucket+"/"+prefix+"part-*.csv")
+	return parts, err
 }

@@ -24,6 +24,24 @@ func Split(uri string) (bucket, object string, err error) {
 	return bucket, object, nil
 }
 
+// List returns the names of the objects under prefix in b, in name order.
+func List(ctx context.Context, b *storage.BucketHandle, prefix string) ([]string, error) {
+	var names []string
+	it := b.Objects(ctx, &storage.Query{Prefix: prefix})
+	for {
+		a, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list gs://%s/%s: %w", b.BucketName(), prefix, err)
+		}
+		names = append(names, a.Name)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
 // Expand lists the object names uri names, in name order: its own object when
 // it has no wildcard, otherwise every object matching it, where each "*"
 // matches any run of characters, "/" included. A wildcard may match nothing.
@@ -40,20 +58,15 @@ func Expand(ctx context.Context, c *storage.Client, uri string) (bucket string, 
 		parts[i] = regexp.QuoteMeta(p)
 	}
 	re := regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
-	it := c.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: parts0(object)})
-	for {
-		a, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			return "", nil, fmt.Errorf("list %s: %w", uri, err)
-		}
-		if re.MatchString(a.Name) {
-			objects = append(objects, a.Name)
+	names, err := List(ctx, c.Bucket(bucket), parts0(object))
+	if err != nil {
+		return "", nil, err
+	}
+	for _, n := range names {
+		if re.MatchString(n) {
+			objects = append(objects, n)
 		}
 	}
-	slices.Sort(objects)
 	return bucket, objects, nil
 }
 
