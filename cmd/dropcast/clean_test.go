@@ -53,7 +53,7 @@ func TestCmdCleanPasses(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.HasPrefix(stdout, "date,qty,_row\n2026-01-02,7,3\n") || strings.Count(stdout, "\n") != 2701 {
+	if !strings.HasPrefix(stdout, `"date","qty","dropcast_row"`+"\n"+`"2026-01-02","7","3"`+"\n") || strings.Count(stdout, "\n") != 2701 {
 		t.Errorf("stdout %.100q… (%d lines)", stdout, strings.Count(stdout, "\n"))
 	}
 	rej, _ := os.ReadFile(filepath.Join(dir, "rej.csv"))
@@ -76,7 +76,7 @@ func TestCmdCleanPasses(t *testing.T) {
 func TestCmdCleanStdinAndThreshold(t *testing.T) {
 	dir := writeFiles(t, map[string]string{"spec.yaml": testSpec})
 	code, stdout, stderr := runClean(t, "date,qty\n2026-01-01,x\n2026-01-01,y\n2026-01-01,1\n", "--spec", filepath.Join(dir, "spec.yaml"), "-")
-	if code != 1 || stdout != "date,qty,_row\n2026-01-01,1,4\n" {
+	if code != 1 || stdout != `"date","qty","dropcast_row"`+"\n"+`"2026-01-01","1","4"`+"\n" {
 		t.Errorf("exit %d, stdout %q", code, stdout)
 	}
 	// The summary says why rows were rejected, with the first example.

@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -12,8 +11,8 @@ import (
 	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/civil"
 
+	"github.com/dropcast/dropcast/shared/clean"
 	"github.com/dropcast/dropcast/shared/kernel"
-	"github.com/dropcast/dropcast/shared/schema"
 	"github.com/dropcast/dropcast/shared/spec"
 )
 
@@ -38,34 +37,25 @@ func columnIndex(p *spec.Pipeline, s bigquery.Schema) ([]int, error) {
 	return idx, nil
 }
 
-// writePart writes one page as clean part number cp.Parts: the spec's
-// columns in canonical text, and _row numbering the rows from 1.
+// writePart writes one page as clean part number cp.Parts, in the form
+// preprocess writes them (clean.AppendRecord): the spec's columns in
+// canonical text, and the row key numbering the rows from 1.
 func (s *Step) writePart(ctx context.Context, x *kernel.Exec, cp Checkpoint, cols []int, page [][]bigquery.Value) error {
 	name := fmt.Sprintf("%sclean/part-%05d.csv", x.Run.WorkPrefix(), cp.Parts)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // abandons the object on an early return
 	w := s.app.Clients.Storage.Bucket(s.app.Config.WorkBucket).Object(name).NewWriter(ctx)
 	w.ContentType = "text/csv"
-	out := csv.NewWriter(w)
-	header := make([]string, 0, len(cols)+1)
-	for _, c := range x.Pipeline.Columns {
-		header = append(header, c.Name)
-	}
-	if err := out.Write(append(header, schema.RowKeyColumn)); err != nil {
-		return err
-	}
+	buf := clean.AppendRecord(nil, x.Pipeline.CleanHeader())
 	rec := make([]string, len(cols)+1)
 	for i, row := range page {
 		for k, j := range cols {
 			rec[k] = canonical(row[j])
 		}
 		rec[len(cols)] = strconv.FormatInt(cp.Rows+int64(i)+1, 10)
-		if err := out.Write(rec); err != nil {
-			return err
-		}
+		buf = clean.AppendRecord(buf, rec)
 	}
-	out.Flush()
-	if err := out.Error(); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	if err := w.Close(); err != nil {

@@ -102,7 +102,7 @@ func TestRowsAreRoundedNeutralizedAndNullWhereAbsent(t *testing.T) {
 	if !slices.Equal(ix.classes, []string{"false", "true"}) {
 		t.Fatalf("classes %v", ix.classes)
 	}
-	clean := []string{"date", "store_id", "item_id", "category", "price", "quantity", "promo", "note", "_row"}
+	clean := []string{"date", "store_id", "item_id", "category", "price", "quantity", "promo", "note", "dropcast_row"}
 	b, err := l.builder(clean, metadata{"run-1", "gs://in/=x.csv", "projects/p/locations/l/models/m", "2026-04-26 12:00:00.000000 UTC"})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestRowsKeepCellsWhenNotNeutralizing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := l.builder([]string{"note", "_row"}, metadata{"r", "s", "m", "t"})
+	b, err := l.builder([]string{"note", "dropcast_row"}, metadata{"r", "s", "m", "t"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -83,7 +83,7 @@ func TestComposeConcatenatesManyPartsInOrderAndRepeats(t *testing.T) {
 func TestJoinPartWritesOneRowPerPredictedCleanRow(t *testing.T) {
 	ctx := context.Background()
 	b := bucket(t)
-	put(t, b, "clean/part-00000.csv", "note,store_id,_row\r\n\"=a,b\",1,2\r\nplain,2,3\r\nno prediction,3,4\r\n")
+	put(t, b, "clean/part-00000.csv", "note,store_id,dropcast_row\r\n\"=a,b\",1,2\r\nplain,2,3\r\nno prediction,3,4\r\n")
 	l, err := NewLayout(pipeline(t, "results:\n  columns: [{name: store_id, as: store}, {name: note}]\n  neutralize_formulas: true\n"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -30,18 +30,18 @@ type index struct {
 	frozen  bool // classes are fixed: an unknown class is an error
 }
 
-// readPredictions reads every prediction of the run's output directory dir
-// with backend b. With keepScores it keeps per-class scores; fixed, when not
-// nil, are the classes an earlier invocation committed the results to.
-// It returns the index and the rows the service reported as errors.
-func readPredictions(ctx context.Context, b predictor.Backend, dir string, keepScores bool, fixed []string) (*index, int64, error) {
+// readPredictions reads every prediction of the run's output directory
+// out.Dir with backend b. With keepScores it keeps per-class scores; fixed,
+// when not nil, are the classes an earlier invocation committed the results
+// to. It returns the index and the rows the service reported as errors.
+func readPredictions(ctx context.Context, b predictor.Backend, out predictor.Output, keepScores bool, fixed []string) (*index, int64, error) {
 	ix := &index{rows: map[int64]entry{}, classID: map[string]int{}, scores: keepScores, frozen: fixed != nil}
 	for _, c := range fixed {
 		ix.class(c)
 	}
-	errRows, err := b.ReadOutput(ctx, dir, ix.add)
+	errRows, err := b.ReadOutput(ctx, out, ix.add)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read predictions in %s: %w", dir, err)
+		return nil, 0, fmt.Errorf("read predictions in %s: %w", out.Dir, err)
 	}
 	if !ix.frozen {
 		ix.sortClasses()

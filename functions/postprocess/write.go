@@ -7,6 +7,7 @@ import (
 
 	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/predictor"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/spec"
 )
@@ -98,7 +99,8 @@ func (s *Step) prepare(ctx context.Context, x *kernel.Exec, cp *Checkpoint) (*La
 	if all && cp.Parts > 0 {
 		fixed = append([]string{}, cp.Classes...) // non-nil: frozen, even when empty
 	}
-	ix, errRows, err := readPredictions(ctx, b, dir, all, fixed)
+	out := predictor.Output{Dir: dir, Input: x.Pipeline.CleanHeader(), Target: x.Pipeline.Predict.Target}
+	ix, errRows, err := readPredictions(ctx, b, out, all, fixed)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,7 +23,7 @@ func writeCleanPart(t testing.TB, gcs *storage.Client, bucket, object string, fi
 	t.Helper()
 	cats := []string{"grocery", "apparel", "electronics", "home", "toys"}
 	var b bytes.Buffer
-	fmt.Fprintln(&b, "date,store_id,item_id,category,price,quantity,promo,note,_row")
+	fmt.Fprintln(&b, "date,store_id,item_id,category,price,quantity,promo,note,dropcast_row")
 	for i := first; i < first+n; i++ {
 		fmt.Fprintf(&b, "2026-04-26,%d,SKU-%05d,%s,%d.%02d,%d,%t,\"note, %d\",%d\n", 1+i%7, i, cats[i%5], 5+i%300, i%100, 1+i%4, i%3 == 0, i, i)
 	}

@@ -175,7 +175,7 @@ func (s *Step) predict(ctx context.Context, x *kernel.Exec, b predictor.Backend,
 	}
 	l := &loop{
 		backend: b, gcs: s.app.Clients.Storage, model: p.Model, bucket: bucket, parts: parts,
-		outDir: OutputDir(s.workDir(x.Run)), sizer: sizer, deadline: x.Deadline,
+		outDir: OutputDir(s.workDir(x.Run)), target: x.Pipeline.Predict.Target, sizer: sizer, deadline: x.Deadline,
 		save: func(ctx context.Context, pr Progress) error {
 			cp.Progress = pr
 			return s.save(ctx, x, *cp)

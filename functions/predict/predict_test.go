@@ -20,6 +20,7 @@ import (
 	"github.com/dropcast/dropcast/shared/predictor"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
+	"github.com/dropcast/dropcast/shared/spec"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
 
@@ -51,8 +52,8 @@ func deliver(t *testing.T, h http.Handler, runs *run.Store, id string) {
 
 func TestCrashAfterTheDeployIsSavedIsRecoveredByTheNextDelivery(t *testing.T) {
 	ctx := context.Background()
-	spec := bytes.Replace(sample.Spec, []byte("mode: batch"), []byte("mode: online"), 1)
-	st, err := localstack.Start(ctx, localstack.Options{Specs: map[string][]byte{sample.SpecName: spec}, Latency: 50 * time.Millisecond})
+	online := bytes.Replace(sample.Spec, []byte("mode: batch"), []byte("mode: online"), 1)
+	st, err := localstack.Start(ctx, localstack.Options{Specs: map[string][]byte{sample.SpecName: online}, Latency: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +118,13 @@ func TestCrashAfterTheDeployIsSavedIsRecoveredByTheNextDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pipeline, err := spec.Parse(sample.SpecName, sample.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
 	keys := map[string]int{}
-	if _, err := b.ReadOutput(ctx, r.Outputs["predictions"], func(p predictor.Prediction) error {
+	out := predictor.Output{Dir: r.Outputs["predictions"], Input: pipeline.CleanHeader()}
+	if _, err := b.ReadOutput(ctx, out, func(p predictor.Prediction) error {
 		keys[p.RowKey]++
 		return nil
 	}); err != nil {

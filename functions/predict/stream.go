@@ -48,6 +48,7 @@ type loop struct {
 	bucket   string
 	parts    []string // object names of the clean parts, in order
 	outDir   string   // gs:// directory for WriteOutput
+	target   string   // the model's target column, if the spec names it
 	sizer    *batching.Sizer
 	deadline time.Time
 	// save commits progress after a batch written, at most once per
@@ -140,7 +141,8 @@ func (l *loop) part(ctx context.Context, p *Progress) (stopReason, time.Duration
 			return 0, 0, fmt.Errorf("predict %d rows of %s: %w", n, uri, err)
 		}
 		l.sizer.Observe(n, time.Since(start))
-		if err := l.backend.WriteOutput(ctx, l.outDir, p.OutPart+1, header, rows[:n], preds); err != nil {
+		out := predictor.Output{Dir: l.outDir, Input: header, Target: l.target}
+		if err := l.backend.WriteOutput(ctx, out, p.OutPart+1, rows[:n], preds); err != nil {
 			return 0, 0, fmt.Errorf("write predictions of %s: %w", uri, err)
 		}
 		p.OutPart++

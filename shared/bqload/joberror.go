@@ -37,10 +37,13 @@ func (e *JobError) Error() string {
 }
 
 // transientReasons are the job error reasons BigQuery documents as worth a
-// retry (a new job; the failed one cannot be resumed).
+// retry (a new job; the failed one cannot be resumed): see
+// https://cloud.google.com/bigquery/docs/error-messages and fixture
+// bigquery-job-retry-reasons. jobRateLimitExceeded says "retry the job with
+// a new jobId" there.
 var transientReasons = map[string]bool{
 	"backendError": true, "internalError": true, "rateLimitExceeded": true,
-	"jobBackendError": true, "jobInternalError": true,
+	"jobBackendError": true, "jobInternalError": true, "jobRateLimitExceeded": true,
 }
 
 // Transient reports whether a new job may succeed where this one failed: the

@@ -32,9 +32,9 @@ func TestCleanOutputContract(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	wantClean := "date,store,price,promo,note,_row\n" +
-		"2026-04-05,7,12.5,true,\"a, \"\"quoted\"\"\nnote\",2\n" +
-		"2026-04-08,2,-0.1,false,ok,7\n"
+	wantClean := `"date","store","price","promo","note","dropcast_row"` + "\n" +
+		`"2026-04-05","7","12.5","true","a, ""quoted""` + "\n" + `note","2"` + "\n" +
+		`"2026-04-08","2","-0.1","false","ok","7"` + "\n"
 	if r.clean != wantClean {
 		t.Errorf("clean:\n%s\nwant:\n%s", r.clean, wantClean)
 	}
@@ -69,7 +69,7 @@ columns:
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if want := "id,country,score,_row\n1,JP,,2\n2,JP,,3\n"; r.clean != want {
+	if want := `"id","country","score","dropcast_row"` + "\n" + `"1","JP",,"2"` + "\n" + `"2","JP",,"3"` + "\n"; r.clean != want {
 		t.Errorf("clean %q, want %q", r.clean, want)
 	}
 }
@@ -156,7 +156,7 @@ func TestCleanFileErrorText(t *testing.T) {
 
 func TestCleanHeaderOnlyPasses(t *testing.T) {
 	r := runAll(t, parseSchema(t, salesSpec), "f.csv", []byte("date,price\r\n"))
-	if r.err != nil || !r.cp.Done || r.cp.RowsIn != 0 || r.clean != "date,store,price,promo,note,_row\n" {
+	if r.err != nil || !r.cp.Done || r.cp.RowsIn != 0 || r.clean != `"date","store","price","promo","note","dropcast_row"`+"\n" {
 		t.Fatalf("%+v", r)
 	}
 	c, _ := New(parseSchema(t, salesSpec), "f.csv")
@@ -168,7 +168,7 @@ func TestCleanHeaderOnlyPasses(t *testing.T) {
 func TestCleanUnknownColumnsIgnore(t *testing.T) {
 	s := parseSchema(t, "unknown_columns: ignore\ncolumns: [{name: a, type: INT64}]\n")
 	r := runAll(t, s, "f.csv", []byte("x,a,y\n1,2,3\n"))
-	if r.err != nil || r.clean != "a,_row\n2,2\n" {
+	if r.err != nil || r.clean != `"a","dropcast_row"`+"\n"+`"2","2"`+"\n" {
 		t.Fatalf("%+v", r)
 	}
 }
@@ -190,7 +190,7 @@ columns:
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if want := "商品,数量,_row\n表ソ,1,2\n\"ポ,\"\"ｶﾅ\"\"\",2,3\n"; r.clean != want {
+	if want := `"商品","数量","dropcast_row"` + "\n" + `"表ソ","1","2"` + "\n" + `"ポ,""ｶﾅ""","2","3"` + "\n"; r.clean != want {
 		t.Errorf("clean %q, want %q", r.clean, want)
 	}
 	if want := "line,column,reason,record\n4,数量,\"INT64: \"\"x\"\" is not an integer in the INT64 range\",\"　全角　,x\"\n"; r.rejects != want {
@@ -237,7 +237,7 @@ func TestCleanHugeFieldBoundedMemory(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	r := runAll(t, s, "f.csv", data)
 	runtime.ReadMemStats(&after)
-	if r.err != nil || r.cp.RowsRejected != 1 || r.clean != "a,b,_row\nok,2,3\n" {
+	if r.err != nil || r.cp.RowsRejected != 1 || r.clean != `"a","b","dropcast_row"`+"\n"+`"ok","2","3"`+"\n" {
 		t.Fatalf("%v %+v %q", r.err, r.cp, r.clean)
 	}
 	if !strings.Contains(r.rejects, "2,,record is longer than 4194304 bytes") {
@@ -251,7 +251,7 @@ func TestCleanHugeFieldBoundedMemory(t *testing.T) {
 func TestCleanGzip(t *testing.T) {
 	in := "date,price\n2026-01-01,1.0\n2026-01-02,2\n"
 	r := runAll(t, parseSchema(t, salesSpec), "upload.csv", gzipped(t, []byte(in)))
-	if r.err != nil || !r.cp.Gzip || r.clean != "date,store,price,promo,note,_row\n2026-01-01,,1,,,2\n2026-01-02,,2,,,3\n" {
+	if r.err != nil || !r.cp.Gzip || r.clean != `"date","store","price","promo","note","dropcast_row"`+"\n"+`"2026-01-01",,"1",,,"2"`+"\n"+`"2026-01-02",,"2",,,"3"`+"\n" {
 		t.Fatalf("%+v", r)
 	}
 }

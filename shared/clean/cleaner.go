@@ -5,9 +5,12 @@
 // into segments that resume from a Checkpoint.
 //
 // Output contract: the clean CSV has a header of the spec's column names and
-// schema.RowKeyColumn, then one line per good row ("," separated, quoted only
-// when needed, "\n" line ends, NULL as an empty field); _row is the source
-// line of the record's first line (the header is line 1). The rejects CSV has
+// schema.RowKeyColumn, then one line per good row ("," separated, "\n" line
+// ends, every non-empty field in double quotes, NULL as an empty field); the
+// row key is the source line of the record's first line (the header is line
+// 1). Predict sends clean parts to the model service as they are, and Vertex
+// AI asks that CSV input "enclose all strings in double quotation marks"
+// (fixture vertex-csv-input); BigQuery loads quoted fields of any type. The rejects CSV has
 // the header "line,column,reason,record" and one line per problem found (a
 // row with two bad values gives two lines); record is the row's text decoded
 // to UTF-8. Clean STRING values may hold quoted newlines, so loads must allow
@@ -42,7 +45,6 @@ type Cleaner struct {
 	file          string
 	rules         []*schema.Rule
 	names         []string        // column names
-	isString      []bool          // STRING columns, whose values may need quoting
 	keys          map[string]int  // header key -> column index
 	drop          map[string]bool // header keys dropped silently
 	ignoreUnknown bool
@@ -83,15 +85,15 @@ func New(s *schema.Schema, file string) (*Cleaner, error) {
 		}
 		c.rules = append(c.rules, r)
 		c.names = append(c.names, col.Name)
-		c.isString = append(c.isString, col.Type == schema.String)
 		c.keys[schema.HeaderKey(col.Name)] = i
 		for _, a := range col.Aliases {
 			c.keys[schema.HeaderKey(a)] = i
 		}
-		c.outHeader = appendField(c.outHeader, []byte(col.Name))
+		c.outHeader = appendQuoted(c.outHeader, []byte(col.Name))
 		c.outHeader = append(c.outHeader, ',')
 	}
-	c.outHeader = append(c.outHeader, schema.RowKeyColumn+"\n"...)
+	c.outHeader = appendQuoted(c.outHeader, []byte(schema.RowKeyColumn))
+	c.outHeader = append(c.outHeader, '\n')
 	for _, d := range s.Drop {
 		c.drop[schema.HeaderKey(d)] = true
 	}

@@ -66,6 +66,21 @@ func appendQuoted(dst, v []byte) []byte {
 	return append(dst, '"')
 }
 
+// AppendRecord appends one line of a clean part: every non-empty field in
+// double quotes, an empty one (NULL) empty, "\n" at the end — the form the
+// cleaner writes (see the package comment), for other writers of clean parts.
+func AppendRecord(dst []byte, fields []string) []byte {
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if f != "" {
+			dst = appendQuoted(dst, []byte(f))
+		}
+	}
+	return append(dst, '\n')
+}
+
 // requote rewrites the field dst[start:] in quoted form, using tmp as scratch.
 func requote(dst []byte, start int, tmp *[]byte) []byte {
 	*tmp = append((*tmp)[:0], dst[start:]...)

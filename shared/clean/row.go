@@ -68,7 +68,10 @@ func (rc *rowCleaner) values() bool {
 		}
 		src := rc.m.src[i]
 		if src < 0 {
-			buf = r.Missing(buf)
+			vs := len(buf)
+			if buf = r.Missing(buf); len(buf) > vs {
+				buf = requote(buf, vs, &rc.qtmp)
+			}
 			continue
 		}
 		v := sc.fields[src]
@@ -91,17 +94,17 @@ func (rc *rowCleaner) values() bool {
 			}
 			continue
 		}
-		if c.isString[i] && needsQuote(buf[vs:]) {
-			buf = requote(buf, vs, &rc.qtmp)
+		if len(buf) > vs {
+			buf = requote(buf, vs, &rc.qtmp) // every non-empty value quoted; NULL stays empty
 		}
 	}
 	if len(rc.probs) > 0 {
 		rc.out.buf = buf[:start]
 		return false
 	}
-	buf = append(buf, ',')
+	buf = append(buf, ',', '"')
 	buf = strconv.AppendInt(buf, sc.line, 10)
-	rc.out.buf = append(buf, '\n')
+	rc.out.buf = append(buf, '"', '\n')
 	return true
 }
 

@@ -34,13 +34,18 @@ func (p *PubSub) Publish(ctx context.Context, e Event) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.Timeout)
 	defer cancel()
-	res := p.pub.Publish(ctx, &pubsub.Message{
-		Data:       data,
-		Attributes: map[string]string{"type": e.Type, "pipeline": e.Pipeline, "status": e.Status},
-	})
+	res := p.pub.Publish(ctx, &pubsub.Message{Data: data, Attributes: Attributes(e)})
 	if _, err := res.Get(ctx); err != nil {
 		p.log.WarnContext(ctx, "event not published", "err", err, "run_id", e.RunID, "type", e.Type)
 	}
+}
+
+// Attributes are the message attributes of e, for subscription filters:
+// type, pipeline and status. Each stays far within Pub/Sub's limits (at most
+// 100 attributes, values of at most 1024 bytes): pipeline names are at most
+// 40 characters.
+func Attributes(e Event) map[string]string {
+	return map[string]string{"type": e.Type, "pipeline": e.Pipeline, "status": e.Status}
 }
 
 // Stop flushes and stops the publisher.

@@ -15,7 +15,11 @@ import (
 // Handler serves step s to Cloud Tasks. Status codes: 2xx when the delivery
 // needs no retry (done, continue, poll-later, failed for good, or nothing to
 // do); 503 with Retry-After while another delivery holds the step; 5xx for
-// transient errors; 4xx for a malformed task, which changes nothing.
+// transient errors; 4xx for a malformed task, which changes nothing. Cloud
+// Tasks retries every answer but a 2xx, 4xx included, until max_attempts
+// (fixture tasks-success-codes). The attempt is X-CloudTasks-TaskRetryCount,
+// which counts every earlier attempt; X-CloudTasks-TaskExecutionCount skips
+// 5xx answers and cannot tell the last attempt (tasks-retry-execution-count).
 func (k *Kernel) Handler(s Step) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.Method != http.MethodPost {

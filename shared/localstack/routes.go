@@ -39,14 +39,18 @@ func (s *Stack) routes() http.Handler {
 }
 
 // bridges deliver Pub/Sub messages to the CloudEvent functions, as Eventarc
-// does in production: inbox notifications to ingest, run events to notify
-// (and to opts.OnEvent).
+// does in production: the inbox bucket's notifications to ingest as the
+// google.cloud.storage.object.v1.finalized events of its Eventarc Cloud
+// Storage trigger (infra/main.tf), run events to notify (and to
+// opts.OnEvent) as google.cloud.pubsub.topic.v1.messagePublished events.
 func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
-	subs := []struct {
+	type sub struct {
 		topic, sub string
+		storage    bool // a Cloud Storage trigger, not a Pub/Sub one
 		fn         func(context.Context, event.Event) error
-	}{
-		{inboxTopic, "ingest", func(ctx context.Context, e event.Event) error {
+	}
+	subs := []sub{
+		{inboxTopic, "ingest", true, func(ctx context.Context, e event.Event) error {
 			if opts.LoseEvent != nil {
 				if o, err := gcsevent.Decode(e); err == nil && opts.LoseEvent(o.Name) {
 					return nil // acknowledged, never delivered
@@ -57,13 +61,10 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 			}
 			return ingest.Handle(ctx, s.App, e)
 		}},
-		{EventsTopic, "notify", func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.App, e) }},
+		{EventsTopic, "notify", false, func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.App, e) }},
 	}
 	if opts.OnEvent != nil {
-		subs = append(subs, struct {
-			topic, sub string
-			fn         func(context.Context, event.Event) error
-		}{EventsTopic, "local-events", func(ctx context.Context, e event.Event) error {
+		subs = append(subs, sub{EventsTopic, "local-events", false, func(ctx context.Context, e event.Event) error {
 			ev, err := notify.Decode(e)
 			if err != nil {
 				return nil // not ours: drop it
@@ -79,7 +80,11 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.PubSub.Bridge(bg, b.sub, b.fn)
+			if b.storage {
+				s.PubSub.BridgeStorage(bg, b.sub, b.fn)
+			} else {
+				s.PubSub.Bridge(bg, b.sub, b.fn)
+			}
 		}()
 	}
 	return nil

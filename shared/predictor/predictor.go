@@ -36,14 +36,33 @@ type Backend interface {
 	Predict(ctx context.Context, model string, header []string, rows [][]string) ([]Prediction, error)
 
 	// ReadOutput reads the prediction files of a finished batch job (or of the
-	// online layout written by WriteOutput) under dir, calling fn per prediction.
-	// It returns how many rows the service reported as errors (errors_* files).
-	ReadOutput(ctx context.Context, dir string, fn func(Prediction) error) (errorRows int64, err error)
-	// WriteOutput writes online predictions of rows (with their header) as
-	// file number part under dir, in the layout this service's batch jobs use,
-	// so ReadOutput and postprocess need not know which mode ran.
-	WriteOutput(ctx context.Context, dir string, part int, header []string, rows [][]string, preds []Prediction) error
+	// online layout written by WriteOutput) in out.Dir, calling fn per
+	// prediction. It returns how many rows the service reported as errors
+	// (errors_* files).
+	ReadOutput(ctx context.Context, out Output, fn func(Prediction) error) (errorRows int64, err error)
+	// WriteOutput writes online predictions of rows (whose columns are
+	// out.Input) as file number part (from 1) in out.Dir, in the layout this
+	// service's batch jobs use, so ReadOutput and postprocess need not know
+	// which mode ran.
+	WriteOutput(ctx context.Context, out Output, part int, rows [][]string, preds []Prediction) error
 }
+
+// Output is a directory of prediction files in the tabular layout
+// (package tabular): every input column, then the model's prediction
+// columns, named after its target.
+type Output struct {
+	// Dir is the gs:// directory.
+	Dir string
+	// Input are the columns the prediction input had, the row key among them.
+	Input []string
+	// Target is the model's target column. Empty: ReadOutput reads it from
+	// the prediction columns' names, WriteOutput writes DefaultTarget.
+	Target string
+}
+
+// DefaultTarget names the prediction columns WriteOutput writes when the
+// model's target is not known.
+const DefaultTarget = "target"
 
 // BatchRequest says what a batch job predicts and where it writes.
 type BatchRequest struct {

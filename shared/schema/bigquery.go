@@ -22,5 +22,5 @@ func (s *Schema) BigQuery() bigquery.Schema {
 	for _, c := range s.Columns {
 		out = append(out, &bigquery.FieldSchema{Name: c.Name, Type: c.Type.FieldType(), Required: c.Required})
 	}
-	return append(out, &bigquery.FieldSchema{Name: RowKeyColumn, Type: bigquery.IntegerFieldType, Required: true})
+	return append(out, &bigquery.FieldSchema{Name: TableRowKeyColumn, Type: bigquery.IntegerFieldType, Required: true})
 }

@@ -39,7 +39,24 @@ const (
 
 // RowKeyColumn is the column preprocess adds to every clean row: the row's
 // line number in the source file, a stable key to join predictions back.
-const RowKeyColumn = "_row"
+const RowKeyColumn = "dropcast_row"
+
+// TableRowKeyColumn is the row key's column in BigQuery tables. Clean parts
+// once named it _row, until Vertex AI's rule that a column name "cannot
+// begin with an underscore" (fixture vertex-csv-input) renamed it there;
+// loads give BigQuery the schema, not the header, so tables keep _row and
+// tables loaded before stay compatible.
+const TableRowKeyColumn = "_row"
+
+// CleanHeader is the header of clean parts, which predict sends to the model
+// service as they are: the columns' names in order, then RowKeyColumn.
+func (s *Schema) CleanHeader() []string {
+	out := make([]string, 0, len(s.Columns)+1)
+	for _, c := range s.Columns {
+		out = append(out, c.Name)
+	}
+	return append(out, RowKeyColumn)
+}
 
 // Column is one column of the clean output and its cleaning rules.
 //

@@ -27,11 +27,12 @@ columns:
   - {name: price, type: NUMERIC, min: 10, max: 1}
   - {name: day, type: DATE, formats: ["%Y-%m-%d %H", "%Q"], default: "not a date"}
   - {name: code, type: STRING, pattern: "a(b", min: a}
-  - {name: _row, type: INT64}
+  - {name: dropcast_row, type: INT64}
   - {name: n, type: INT64, default: "1.5", allowed: [1, x]}
   - {name: ok, type: BOOL, true_values: [yes, no]}
   - {name: 2x, type: TEXT}
   - {name: ts, type: TIMESTAMP, timezone: Mars/Base, aliases: [PRICE]}
+  - {name: _row, type: INT64}
 `)
 	want := []string{
 		"input.quote",
@@ -41,6 +42,7 @@ columns:
 		"columns[1].formats[1]",
 		"columns[2].pattern",
 		"columns[3].name",
+		"columns[8].name",
 		"columns[4].default",
 		"columns[4].allowed[1]",
 		"columns[5].true_values[1]",
@@ -86,7 +88,7 @@ func TestBigQuerySchema(t *testing.T) {
 		{Name: "a", Type: bigquery.IntegerFieldType, Required: true},
 		{Name: "b", Type: bigquery.BooleanFieldType},
 		{Name: "c", Type: bigquery.NumericFieldType},
-		{Name: RowKeyColumn, Type: bigquery.IntegerFieldType, Required: true},
+		{Name: "_row", Type: bigquery.IntegerFieldType, Required: true}, // unchanged since tables were first loaded
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d fields", len(got))

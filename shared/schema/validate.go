@@ -31,6 +31,8 @@ func (s *Schema) Validate() []Problem {
 			ps = append(ps, Problem{at + ".name", "is required"})
 		case c.Name == RowKeyColumn:
 			ps = append(ps, Problem{at + ".name", RowKeyColumn + " is reserved for the row key"})
+		case strings.HasPrefix(c.Name, "_"):
+			ps = append(ps, Problem{at + ".name", fmt.Sprintf("%q begins with _, which Vertex AI and AutoML Tables refuse in a column name", c.Name)})
 		case !validName(c.Name):
 			ps = append(ps, Problem{at + ".name", fmt.Sprintf("%q is not a BigQuery column name (letters, digits and _, not starting with a digit)", c.Name)})
 		default:

@@ -106,8 +106,14 @@ type Predict struct {
 	Backend string `yaml:"backend,omitempty" json:"backend,omitempty"`
 	// Mode is batch (default) or online.
 	Mode string `yaml:"mode,omitempty" json:"mode,omitempty"`
-	// Model is the model's resource name, projects/P/locations/L/models/M.
+	// Model is the model's resource name, projects/P/locations/L/models/M
+	// (the project by ID or by number).
 	Model string `yaml:"model" json:"model"`
+	// Target is the column the model predicts. The model service names its
+	// prediction columns after it (<target>_<class>_score, predicted_<target>);
+	// absent, postprocess reads it from those names, which is ambiguous only
+	// when every class name shares an "_"-separated prefix.
+	Target string `yaml:"target,omitempty" json:"target,omitempty"`
 	// LatencyTarget is the online mode's per-call latency target (default 1s).
 	LatencyTarget Duration `yaml:"latency_target,omitempty" json:"latency_target,omitempty"`
 }

@@ -77,7 +77,8 @@ type Config struct {
 	BaseURL string
 	// Invoker is the service account whose OIDC token is sent; empty sends none.
 	Invoker string
-	// DispatchDeadline bounds one delivery.
+	// DispatchDeadline bounds one delivery: 15s to 30m; zero leaves the
+	// service's default (10 minutes).
 	DispatchDeadline time.Duration
 }
 
@@ -87,7 +88,8 @@ func New(client *cloudtasks.Client, cfg Config) *Queue {
 }
 
 // Enqueue creates t, due at notBefore (zero: now). A task of that name that
-// exists already (or ran within the last hour) is success: it is this one.
+// exists already (or ran or was deleted recently: up to 24 hours, fixture
+// tasks-already-exists) is success: it is this one.
 func (q *Queue) Enqueue(ctx context.Context, t Task, notBefore time.Time) error {
 	body, err := json.Marshal(t)
 	if err != nil {
@@ -105,9 +107,13 @@ func (q *Queue) Enqueue(ctx context.Context, t Task, notBefore time.Time) error 
 		}
 	}
 	task := &cloudtaskspb.Task{
-		Name:             q.queue + "/tasks/" + t.Name(),
-		MessageType:      &cloudtaskspb.Task_HttpRequest{HttpRequest: req},
-		DispatchDeadline: durationpb.New(q.deadline),
+		Name:        q.queue + "/tasks/" + t.Name(),
+		MessageType: &cloudtaskspb.Task_HttpRequest{HttpRequest: req},
+	}
+	if q.deadline > 0 {
+		// Unset means the service's default (10 minutes for HTTP tasks);
+		// an explicit 0s is documented only for App Engine tasks.
+		task.DispatchDeadline = durationpb.New(q.deadline)
 	}
 	if !notBefore.IsZero() {
 		task.ScheduleTime = timestamppb.New(notBefore)

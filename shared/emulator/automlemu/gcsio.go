@@ -13,53 +13,54 @@ import (
 	"github.com/dropcast/dropcast/shared/gcsuri"
 )
 
-// readInputs reads CSV files with a header row each; all headers must match.
+// readInputs reads CSV files named by full object path, as io.proto
+// documents the Tables GCS input: "first file must have a header containing
+// column names. If the first row of a subsequent file is the same as the
+// header, then it is also treated as a header. All other rows contain values
+// for the corresponding columns."
 func readInputs(ctx context.Context, c *storage.Client, uris []string) (header []string, rows [][]string, err error) {
 	for _, uri := range uris {
-		bucket, objects, err := gcsuri.Expand(ctx, c, uri)
+		bucket, object, err := gcsuri.Split(uri)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, obj := range objects {
-			h, rs, err := readCSV(ctx, c, bucket, obj)
-			if err != nil {
-				return nil, nil, err
-			}
-			if header == nil {
-				header = h
-			} else if !slices.Equal(header, h) {
-				return nil, nil, fmt.Errorf("gs://%s/%s: header %v differs from %v", bucket, obj, h, header)
-			}
-			rows = append(rows, rs...)
+		recs, err := readCSV(ctx, c, bucket, object)
+		if err != nil {
+			return nil, nil, err
 		}
+		if len(recs) > 0 && (header == nil || slices.Equal(recs[0], header)) {
+			if header == nil {
+				header = recs[0]
+			}
+			recs = recs[1:]
+		}
+		rows = append(rows, recs...)
 	}
 	if header == nil {
-		return nil, nil, fmt.Errorf("no input files match %v", uris)
+		return nil, nil, fmt.Errorf("the first input file %s has no header", uris[0])
 	}
 	return header, rows, nil
 }
 
-func readCSV(ctx context.Context, c *storage.Client, bucket, object string) (header []string, rows [][]string, err error) {
+// readCSV reads every record of a CSV object.
+func readCSV(ctx context.Context, c *storage.Client, bucket, object string) ([][]string, error) {
 	r, err := c.Bucket(bucket).Object(object).NewReader(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open gs://%s/%s: %w", bucket, object, err)
+		return nil, fmt.Errorf("open gs://%s/%s: %w", bucket, object, err)
 	}
 	defer r.Close()
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // a ragged row becomes an error row, not a failed job
-	header, err = cr.Read()
-	if err != nil {
-		return nil, nil, fmt.Errorf("gs://%s/%s: read header: %w", bucket, object, err)
-	}
+	var recs [][]string
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return header, rows, nil
+			return recs, nil
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("gs://%s/%s: %w", bucket, object, err)
+			return nil, fmt.Errorf("gs://%s/%s: %w", bucket, object, err)
 		}
-		rows = append(rows, rec)
+		recs = append(recs, rec)
 	}
 }
 

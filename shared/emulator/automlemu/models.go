@@ -28,9 +28,10 @@ type modelState struct {
 	busy          string // the deploy or undeploy operation running on it
 }
 
-// lookupModel finds a model by full name; the caller holds st.mu.
+// lookupModel finds a model by full name (the project by ID or number); the
+// caller holds st.mu.
 func (st *state) lookupModel(name string) (*modelState, error) {
-	id, ok := strings.CutPrefix(name, st.parent()+"/models/")
+	id, ok := strings.CutPrefix(st.canonical(name), st.parent()+"/models/")
 	if ok {
 		if m, found := st.models[id]; found {
 			return m, nil
@@ -111,7 +112,7 @@ func (s *autoMLService) GetModel(_ context.Context, req *automlpb.GetModelReques
 
 // ListModels lists every model in one page, by ID; the filter is ignored.
 func (s *autoMLService) ListModels(_ context.Context, req *automlpb.ListModelsRequest) (*automlpb.ListModelsResponse, error) {
-	if req.GetParent() != s.st.parent() {
+	if s.st.canonical(req.GetParent()) != s.st.parent() {
 		return nil, status.Errorf(codes.InvalidArgument, "parent %q: want %q", req.GetParent(), s.st.parent())
 	}
 	s.st.mu.Lock()

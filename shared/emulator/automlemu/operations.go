@@ -2,7 +2,9 @@ package automlemu
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +29,7 @@ type operation struct {
 
 // newOperation registers a running operation on model name; the caller holds st.mu.
 func (st *state) newOperation(worksOn string, meta *automlpb.OperationMetadata) (*operation, context.Context, error) {
+	worksOn = st.canonical(worksOn)
 	st.nextOp++
 	id := "TBL" + strconv.Itoa(1000+st.nextOp)
 	now := timestamppb.Now()
@@ -99,20 +102,21 @@ type operationsService struct {
 func (s *operationsService) GetOperation(_ context.Context, req *longrunningpb.GetOperationRequest) (*longrunningpb.Operation, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	o, ok := s.st.ops[req.GetName()]
+	o, ok := s.st.ops[s.st.canonical(req.GetName())]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q not found", req.GetName())
 	}
 	return o.snapshot(), nil
 }
 
-// ListOperations supports the AutoML filter fields operation_id, done and
-// worksOn, each with = or !=, joined by AND; pages are offsets.
+// ListOperations takes the filter the AutoML reference documents (one
+// comparison of operation_id, done or worksOn, with = or !=); pages are
+// offsets.
 func (s *operationsService) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
-	if req.GetName() != s.st.parent() {
+	if s.st.canonical(req.GetName()) != s.st.parent() {
 		return nil, status.Errorf(codes.InvalidArgument, "parent %q: want %q", req.GetName(), s.st.parent())
 	}
-	match, err := parseFilter(req.GetFilter())
+	match, err := parseFilter(req.GetFilter(), s.st.canonical)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "filter %q: %v", req.GetFilter(), err)
 	}
@@ -148,12 +152,12 @@ func (s *operationsService) ListOperations(_ context.Context, req *longrunningpb
 func (s *operationsService) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOperationRequest) (*emptypb.Empty, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	o, ok := s.st.ops[req.GetName()]
+	o, ok := s.st.ops[s.st.canonical(req.GetName())]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q not found", req.GetName())
 	}
 	o.cancel()
-	delete(s.st.ops, req.GetName())
+	delete(s.st.ops, o.op.Name)
 	return &emptypb.Empty{}, nil
 }
 
@@ -161,7 +165,7 @@ func (s *operationsService) DeleteOperation(_ context.Context, req *longrunningp
 func (s *operationsService) CancelOperation(_ context.Context, req *longrunningpb.CancelOperationRequest) (*emptypb.Empty, error) {
 	s.st.mu.Lock()
 	defer s.st.mu.Unlock()
-	o, ok := s.st.ops[req.GetName()]
+	o, ok := s.st.ops[s.st.canonical(req.GetName())]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q not found", req.GetName())
 	}
@@ -169,69 +173,45 @@ func (s *operationsService) CancelOperation(_ context.Context, req *longrunningp
 	return &emptypb.Empty{}, nil
 }
 
-// parseFilter turns "field = value AND field != value" into a predicate.
-func parseFilter(filter string) (func(*operation) bool, error) {
-	var preds []func(*operation) bool
-	for _, clause := range splitAnd(filter) {
-		op := "="
-		i := strings.Index(clause, "!=")
-		if i < 0 {
-			i = strings.Index(clause, "=")
-		} else {
-			op = "!="
-		}
-		if i < 0 {
-			return nil, fmt.Errorf("clause %q has no = or !=", clause)
-		}
-		field := strings.TrimSpace(clause[:i])
-		value := strings.Trim(strings.TrimSpace(clause[i+len(op):]), `"`)
-		var get func(*operation) string
-		switch field {
-		case "done":
-			if value != "true" && value != "false" {
-				return nil, fmt.Errorf("done must be true or false, have %q", value)
-			}
-			get = func(o *operation) string { return strconv.FormatBool(o.op.Done) }
-		case "worksOn", "works_on":
-			get = func(o *operation) string { return o.worksOn }
-		case "operation_id":
-			get = func(o *operation) string { return o.op.Name[strings.LastIndex(o.op.Name, "/")+1:] }
-		default:
-			return nil, fmt.Errorf("unknown field %q (want operation_id, done or worksOn)", field)
-		}
-		want := op == "="
-		preds = append(preds, func(o *operation) bool { return (get(o) == value) == want })
-	}
-	return func(o *operation) bool {
-		for _, p := range preds {
-			if !p(o) {
-				return false
-			}
-		}
-		return true
-	}, nil
-}
+// comparison is the one filter form the AutoML reference documents
+// (projects.locations.operations.list): "operation_id - for = or !=.",
+// "done - for = or !=.", "worksOn - for = or !=.", e.g. "done=true" or
+// "worksOn = projects/my-project/locations/us-central1/models/15".
+var comparison = regexp.MustCompile(`^\s*([A-Za-z_]+)\s*(!=|=)\s*(\S+)\s*$`)
 
-// splitAnd splits a filter on the keyword AND (any case), dropping empty parts.
-func splitAnd(filter string) []string {
-	var out []string
-	fields := strings.Fields(filter)
-	var cur []string
-	flush := func() {
-		if len(cur) > 0 {
-			out = append(out, strings.Join(cur, " "))
-			cur = nil
-		}
+// parseFilter turns a documented filter into a predicate; canonical maps a
+// worksOn value to the form the operation records (the project by number).
+// Anything the reference does not document (AND, quoted values, other
+// fields or operators) is refused.
+func parseFilter(filter string, canonical func(string) string) (func(*operation) bool, error) {
+	if strings.TrimSpace(filter) == "" {
+		return func(*operation) bool { return true }, nil
 	}
-	for _, f := range fields {
-		if strings.EqualFold(f, "AND") {
-			flush()
-			continue
-		}
-		cur = append(cur, f)
+	m := comparison.FindStringSubmatch(filter)
+	if m == nil {
+		return nil, errors.New("want one comparison FIELD = VALUE or FIELD != VALUE of operation_id, done or worksOn")
 	}
-	flush()
-	return out
+	field, op, value := m[1], m[2], m[3]
+	if strings.ContainsAny(value, `"'`) {
+		return nil, fmt.Errorf("value %s: quoted values are not documented", value)
+	}
+	var get func(*operation) string
+	switch field {
+	case "done":
+		if value != "true" && value != "false" {
+			return nil, fmt.Errorf("done must be true or false, have %q", value)
+		}
+		get = func(o *operation) string { return strconv.FormatBool(o.op.Done) }
+	case "worksOn":
+		value = canonical(value)
+		get = func(o *operation) string { return o.worksOn }
+	case "operation_id":
+		get = func(o *operation) string { return o.op.Name[strings.LastIndex(o.op.Name, "/")+1:] }
+	default:
+		return nil, fmt.Errorf("unknown field %q (the documented fields are operation_id, done and worksOn)", field)
+	}
+	want := op == "="
+	return func(o *operation) bool { return (get(o) == value) == want }, nil
 }
 
 // snapshot is a copy of the operation to hand out; the caller holds st.mu.

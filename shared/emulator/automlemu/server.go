@@ -5,6 +5,9 @@
 // (automl.NewClient, automl.NewPredictionClient and their LROClient) work
 // against it unchanged.
 //
+// Resource names carry the project number (Options.ProjectNumber), whether a
+// request named the project by ID or by number, as AutoML's names do.
+//
 // Models are model.Model values registered by ID. Their input feature column
 // specs are the model's columns, in model.Columns order; online Predict takes
 // one row per call, as AutoML Tables did, with values in that order (or in the
@@ -17,7 +20,10 @@ package automlemu
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +37,13 @@ import (
 // Options configure a Server.
 type Options struct {
 	// Project and Location name the resources (defaults "p" and "us-central1").
+	// Requests may name the project by this ID or by ProjectNumber; every
+	// name the emulator answers with carries ProjectNumber, as AutoML's do.
 	Project  string
 	Location string
+	// ProjectNumber is the project's number (default: 12 digits derived
+	// from Project, so that it differs from the ID).
+	ProjectNumber string
 	// Models are the servable models by ID; each starts UNDEPLOYED.
 	Models map[string]*model.Model
 	// DisplayNames optionally names models (default "model_<ID>"); the name
@@ -71,6 +82,12 @@ func Start(opts Options) (*Server, error) {
 	if opts.Location == "" {
 		opts.Location = "us-central1"
 	}
+	if opts.ProjectNumber == "" {
+		opts.ProjectNumber = projectNumber(opts.Project)
+	}
+	if strings.Trim(opts.ProjectNumber, "0123456789") != "" {
+		return nil, fmt.Errorf("automlemu: project number %q is not a number", opts.ProjectNumber)
+	}
 	st, err := newState(opts)
 	if err != nil {
 		return nil, err
@@ -92,11 +109,18 @@ func Start(opts Options) (*Server, error) {
 // Addr is the host:port for option.WithEndpoint.
 func (s *Server) Addr() string { return s.lis.Addr().String() }
 
-// Parent is projects/PROJECT/locations/LOCATION.
-func (s *Server) Parent() string { return s.st.parent() }
+// Parent is projects/PROJECT/locations/LOCATION, naming the project by ID
+// as a user writes it (the emulator answers with the project number).
+func (s *Server) Parent() string {
+	return "projects/" + s.st.opts.Project + "/locations/" + s.st.opts.Location
+}
 
-// ModelName is the full resource name of the model with this ID.
-func (s *Server) ModelName(id string) string { return s.st.modelName(id) }
+// ModelName is the resource name of the model with this ID as a user writes
+// it, with the project ID; the emulator's answers name it with the number.
+func (s *Server) ModelName(id string) string { return s.Parent() + "/models/" + id }
+
+// ProjectNumber is the project number that resource names carry.
+func (s *Server) ProjectNumber() string { return s.st.opts.ProjectNumber }
 
 // Close stops serving and ends running operations.
 func (s *Server) Close() error {
@@ -198,8 +222,26 @@ func (st *state) close() {
 	st.wg.Wait()
 }
 
+// parent is projects/NUMBER/locations/LOCATION: the form of every name the
+// emulator answers with.
 func (st *state) parent() string {
-	return "projects/" + st.opts.Project + "/locations/" + st.opts.Location
+	return "projects/" + st.opts.ProjectNumber + "/locations/" + st.opts.Location
+}
+
+// canonical is name with the project named by number: requests may name it
+// by ID or by number.
+func (st *state) canonical(name string) string {
+	if rest, ok := strings.CutPrefix(name, "projects/"+st.opts.Project+"/"); ok {
+		return "projects/" + st.opts.ProjectNumber + "/" + rest
+	}
+	return name
+}
+
+// projectNumber derives a fixed 12-digit project number from a project ID.
+func projectNumber(project string) string {
+	h := fnv.New64a()
+	h.Write([]byte(project))
+	return strconv.FormatUint(100000000000+h.Sum64()%900000000000, 10)
 }
 
 func (st *state) modelName(id string) string { return st.parent() + "/models/" + id }

@@ -14,9 +14,11 @@ type csvDialect struct {
 	allowQuotedNewlines bool
 }
 
-// csvRecord is one parsed row and the byte offset where it starts.
+// csvRecord is one parsed row and the byte offset where it starts; quoted
+// says which fields were enclosed in quotes.
 type csvRecord struct {
 	fields []string
+	quoted []bool
 	offset int64
 }
 
@@ -55,12 +57,14 @@ func (r *csvReader) next() (csvRecord, error) {
 	}
 	rec := csvRecord{offset: int64(r.pos)}
 	for {
+		quoted := r.d.quote != 0 && r.pos < len(r.data) && r.data[r.pos] == r.d.quote
 		field, end, err := r.field(rec.offset)
 		if err != nil {
 			r.skipLine()
 			return csvRecord{}, err
 		}
 		rec.fields = append(rec.fields, field)
+		rec.quoted = append(rec.quoted, quoted)
 		if end {
 			return rec, nil
 		}

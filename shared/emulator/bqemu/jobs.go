@@ -235,7 +235,7 @@ func (s *Server) lookupJob(r *http.Request) (*job, error) {
 	s.store.mu.Lock()
 	j, ok := s.store.jobs[key(project, id)]
 	s.store.mu.Unlock()
-	if !ok || (location != "" && !strings.EqualFold(location, j.location)) {
+	if !ok || !locationMatches(location, j.location) {
 		loc := location
 		if loc == "" {
 			loc = "US"
@@ -243,6 +243,18 @@ func (s *Server) lookupJob(r *http.Request) (*job, error) {
 		return nil, errNotFound("Job %s:%s.%s", project, strings.ToUpper(loc), id)
 	}
 	return j, nil
+}
+
+// locationMatches reports whether a jobs.get location parameter finds a job
+// running in jobLocation. The parameter may be left out only for jobs in the
+// US or EU multi-regions: "You must specify the location to run the job for
+// the following scenarios: * If the location to run a job is not in the `us`
+// or the `eu` multi-regional location" (jobs.get reference).
+func locationMatches(param, jobLocation string) bool {
+	if param == "" {
+		return strings.EqualFold(jobLocation, "US") || strings.EqualFold(jobLocation, "EU")
+	}
+	return strings.EqualFold(param, jobLocation)
 }
 
 // awaitDue blocks until the job is DONE if its latency has elapsed, so that

@@ -343,11 +343,11 @@ func convertRecord(spec *loadSpec, target *loadTarget, mapping []int, rec csvRec
 		cells[i] = cell{null: true}
 	}
 	for i, f := range target.parse {
-		raw, present := "", i < len(fields)
+		raw, present, quoted := "", i < len(fields), false
 		if present {
-			raw = fields[i]
+			raw, quoted = fields[i], rec.quoted[i]
 		}
-		c, err := convertField(spec, f, raw, present)
+		c, err := convertField(spec, f, raw, present, quoted)
 		if err != nil {
 			return nil, fmt.Errorf("Could not parse '%s' as %s for field %s (position %d) starting at location %d  with message '%v'", raw, sqlTypeName(f.Type), f.Name, i, rec.offset, err)
 		}
@@ -360,14 +360,21 @@ func convertRecord(spec *loadSpec, target *loadTarget, mapping []int, rec csvRec
 }
 
 // convertField applies the null marker and the type's parser to one value.
-func convertField(spec *loadSpec, f *bq.TableFieldSchema, raw string, present bool) (cell, error) {
+// A quoted empty field in a STRING or BYTES column is the empty string, not
+// NULL (undocumented; see fixture bigquery-null-marker); in other columns
+// it is NULL like an unquoted one.
+func convertField(spec *loadSpec, f *bq.TableFieldSchema, raw string, present, quoted bool) (cell, error) {
+	stringy := f.Type == "STRING" || f.Type == "BYTES"
+	if quoted && raw == "" && stringy {
+		return cell{v: ""}, nil
+	}
 	if !present || raw == spec.nullMarker || slices.Contains(spec.cfg.NullMarkers, raw) {
 		return cell{null: true}, nil
 	}
-	if raw == "" && f.Type != "STRING" && f.Type != "BYTES" {
+	if raw == "" && !stringy {
 		return cell{}, errUnparsable
 	}
-	v, err := parseValue(f.Type, raw)
+	v, err := parseCSVValue(f.Type, raw)
 	if err != nil {
 		return cell{}, err
 	}

@@ -236,7 +236,7 @@ func TestColumnPartitionedAndTypes(t *testing.T) {
 	}
 	uri := e.put(t, "events.psv", "day|at|local|ok|amount|ratio|note\n"+
 		"2026-04-26|2026-04-26 23:30:00+02:00|2026-04-26 10:00:00|yes|12.50|0.25|'multi\nline'\n"+
-		"2026-04-27|2026-04-27T00:00:00.5Z|2026-04-27T01:02:03.000004|FALSE|-3|1e3|'it''s'\n"+
+		"2026-04-27|2026-04-27T00:00:00.5Z|2026-04-27 01:02:03.000004|FALSE|-3|1e3|'it''s'\n"+
 		"|||||| \n")
 	ref := csvRef(uri, 1, nil)
 	ref.FieldDelimiter = "|"

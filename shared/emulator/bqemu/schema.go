@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	bq "google.golang.org/api/bigquery/v2"
 )
@@ -32,7 +33,27 @@ func sqlTypeName(t string) string {
 	return t
 }
 
-var fieldNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,299}$`)
+// fieldNamePattern is a column name as https://cloud.google.com/bigquery/docs/schemas
+// allows it, flexible column names included: letters, numbers, connectors,
+// dashes and marks of any script, whitespace and & % = + : ' < > # |.
+var fieldNamePattern = regexp.MustCompile(`^[\p{L}\p{N}\p{Pc}\p{Pd}\p{M}\s&%=+:'<>#|]+$`)
+
+// reservedPrefixes are the column-name prefixes the same page forbids.
+var reservedPrefixes = []string{"_TABLE_", "_FILE_", "_PARTITION", "_ROW_TIMESTAMP", "__ROOT__",
+	"_COLIDENTIFIER", "_CHANGE_SEQUENCE_NUMBER", "_CHANGE_TYPE", "_CHANGE_TIMESTAMP"}
+
+// validFieldName reports whether BigQuery accepts name as a column name.
+func validFieldName(name string) bool {
+	if utf8.RuneCountInString(name) > 300 || !fieldNamePattern.MatchString(name) {
+		return false
+	}
+	for _, p := range reservedPrefixes {
+		if strings.HasPrefix(strings.ToUpper(name), p) {
+			return false
+		}
+	}
+	return true
+}
 
 // normalizeSchema validates a schema and returns a copy with canonical type
 // names and explicit modes.
@@ -46,7 +67,7 @@ func normalizeSchema(in *bq.TableSchema) ([]*bq.TableFieldSchema, error) {
 		if f == nil {
 			return nil, errInvalid("Schema field is null")
 		}
-		if !fieldNamePattern.MatchString(f.Name) {
+		if !validFieldName(f.Name) {
 			return nil, errInvalid("Invalid field name %q. Fields must contain only letters, numbers, and underscores, start with a letter or underscore, and be at most 300 characters long.", f.Name)
 		}
 		lower := strings.ToLower(f.Name)

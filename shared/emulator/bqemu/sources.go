@@ -29,6 +29,11 @@ func readSources(ctx context.Context, client *storage.Client, uris []string) ([]
 		if !strings.HasPrefix(uri, "gs://") || !ok || bucket == "" || object == "" {
 			return nil, errInvalid("Invalid source URI: %s. Source URIs must be of the form gs://bucket/object", uri)
 		}
+		// "Each URI can contain one '*' wildcard character and it must come
+		// after the 'bucket' name." (JobConfigurationLoad.sourceUris)
+		if strings.Contains(bucket, "*") {
+			return nil, errInvalid("Invalid source URI: %s. The wildcard must come after the bucket name", uri)
+		}
 		if strings.Count(object, "*") > 1 {
 			return nil, errInvalid("Invalid source URI: %s. Only one wildcard is allowed", uri)
 		}

@@ -22,6 +22,38 @@ var (
 	numericPattern   = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
 )
 
+// CSV text shapes the load page documents
+// (https://cloud.google.com/bigquery/docs/loading-data-cloud-storage-csv):
+// DATE only YYYY-MM-DD, DATETIME "YYYY-MM-DD HH:MM:SS[.SSSSSS]", TIME
+// "HH:MM:SS[.SSSSSS]", and a TIMESTAMP must have a time portion. SQL
+// literals keep the looser forms parseValue accepts.
+var (
+	csvDatePattern     = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+	csvDateTimePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$`)
+	csvTimePattern     = regexp.MustCompile(`^\d{2}:\d{2}:\d{2}(\.\d{1,6})?$`)
+	csvTimestampTime   = regexp.MustCompile(`^\s*\d{4}[-/]\d{1,2}[-/]\d{1,2}[ T]\d{1,2}:\d{2}`)
+)
+
+// parseCSVValue is parseValue for a value read from a CSV load: it first
+// refuses the shapes the CSV loading page rules out.
+func parseCSVValue(typ, s string) (string, error) {
+	var shape *regexp.Regexp
+	switch typ {
+	case "DATE":
+		shape = csvDatePattern
+	case "DATETIME":
+		shape = csvDateTimePattern
+	case "TIME":
+		shape = csvTimePattern
+	case "TIMESTAMP":
+		shape = csvTimestampTime
+	}
+	if shape != nil && !shape.MatchString(s) {
+		return "", errUnparsable
+	}
+	return parseValue(typ, s)
+}
+
 // parseValue converts a CSV or SQL text value to its canonical stored form
 // for a (canonical) column type.
 func parseValue(typ, s string) (string, error) {

@@ -1,6 +1,11 @@
 // Package gcsemu runs an in-process Cloud Storage emulator (fake-gcs-server) on
 // loopback and hands out real storage clients pointed at it.
 //
+// fake-gcs-server checks preconditions on uploads only; a wrapping handler
+// (strict.go) checks them on reads, deletes, metadata updates, compose and
+// copy as Cloud Storage does, and publishes Pub/Sub notifications in the
+// documented form (notify.go).
+//
 // The Go client reads objects through the XML API, which fake-gcs-server only
 // routes when the Host header is its public host; the server's public host is
 // therefore set to its own listener address, and clients also use JSON reads.
@@ -12,21 +17,23 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
-	"sync"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Server is a running emulator.
 type Server struct {
-	fake *fakestorage.Server
-	http *http.Server
-	url  string
+	fake   *fakestorage.Server
+	http   *http.Server
+	url    string
+	notify *notifier
 }
 
 // Notification makes the emulator publish Cloud Storage Pub/Sub notifications
@@ -38,9 +45,6 @@ type Notification struct {
 	Topic      string
 	Bucket     string
 }
-
-// envMu serialises the environment swap below.
-var envMu sync.Mutex
 
 // Start listens on 127.0.0.1 at a free port.
 func Start() (*Server, error) { return StartWithNotification(nil) }
@@ -65,33 +69,26 @@ func StartWithNotification(n *Notification) (*Server, error) {
 		Writer:      io.Discard,
 		NoListener:  true,
 	}
-	if n != nil {
-		opts.EventOptions = fakestorage.EventManagerOptions{
-			ProjectID: n.Project, TopicName: n.Topic, Bucket: n.Bucket,
-			NotifyOn: fakestorage.EventNotificationOptions{Finalize: true},
-		}
-		// fake-gcs-server creates its Pub/Sub client from PUBSUB_EMULATOR_HOST
-		// when the server is created; set it only for that moment.
-		envMu.Lock()
-		defer envMu.Unlock()
-		old, had := os.LookupEnv("PUBSUB_EMULATOR_HOST")
-		os.Setenv("PUBSUB_EMULATOR_HOST", n.PubSubHost)
-		defer func() {
-			if had {
-				os.Setenv("PUBSUB_EMULATOR_HOST", old)
-			} else {
-				os.Unsetenv("PUBSUB_EMULATOR_HOST")
-			}
-		}()
-	}
 	fake, err := fakestorage.NewServerWithOptions(opts)
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("gcsemu: start fake-gcs-server: %w", err)
 	}
-	srv := &http.Server{Handler: fake.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+	h := &strict{fake: fake.HTTPHandler()}
+	if n != nil {
+		c, err := pubsub.NewClient(context.Background(), n.Project,
+			option.WithEndpoint(n.PubSubHost), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		if err != nil {
+			ln.Close()
+			fake.Stop()
+			return nil, fmt.Errorf("gcsemu: pubsub client for notifications: %w", err)
+		}
+		h.notify = newNotifier(n, c)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return &Server{fake: fake, http: srv, url: "http://" + host}, nil
+	return &Server{fake: fake, http: srv, url: "http://" + host, notify: h.notify}, nil
 }
 
 // URL is the server's base URL, http://127.0.0.1:PORT.
@@ -123,4 +120,7 @@ func NewClient(ctx context.Context, endpoint string) (*storage.Client, error) {
 func (s *Server) Close() {
 	s.http.Close()
 	s.fake.Stop()
+	if s.notify != nil {
+		s.notify.close()
+	}
 }

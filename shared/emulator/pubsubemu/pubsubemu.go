@@ -1,9 +1,15 @@
 // Package pubsubemu runs the in-process Pub/Sub emulator (pstest) and the
 // bridge that plays Eventarc's part locally: pstest does not deliver push
 // subscriptions, so the bridge pulls a subscription and hands each message to
-// a CloudEvent function as a google.cloud.pubsub.topic.v1.messagePublished
-// event, acknowledging only when the function succeeds (at-least-once, like
-// Eventarc).
+// a CloudEvent function, acknowledging only when the function succeeds
+// (at-least-once, like Eventarc). A message becomes a
+// google.cloud.pubsub.topic.v1.messagePublished event (CloudEvent), or, for a
+// subscription to a bucket's Cloud Storage notifications, the
+// google.cloud.storage.object.v1.* event an Eventarc Cloud Storage trigger
+// delivers (StorageEvent).
+//
+// pstest accepts messages Pub/Sub refuses; Start adds the documented
+// publish limits (limits.go).
 package pubsubemu
 
 import (
@@ -30,7 +36,7 @@ type Server struct {
 
 // Start starts pstest on loopback for project.
 func Start(ctx context.Context, project string) (*Server, error) {
-	srv := pstest.NewServer()
+	srv := pstest.NewServer(publishLimits())
 	c, err := pubsub.NewClient(ctx, project,
 		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -79,11 +85,38 @@ func (s *Server) Close() {
 // Handler is a CloudEvent function.
 type Handler func(ctx context.Context, e event.Event) error
 
-// Bridge delivers every message of sub to fn as Eventarc would, until ctx ends.
-// A message is acknowledged when fn returns nil and redelivered otherwise.
+// Bridge delivers every message of sub to fn as a messagePublished event, as
+// an Eventarc Pub/Sub trigger would, until ctx ends. A message is
+// acknowledged when fn returns nil and redelivered otherwise.
 func (s *Server) Bridge(ctx context.Context, sub string, fn Handler) error {
+	topic, err := s.topicOf(ctx, sub)
+	if err != nil {
+		return err
+	}
+	return s.bridge(ctx, sub, func(m *pubsub.Message) (event.Event, error) {
+		return CloudEvent(topic, s.subName(sub), m)
+	}, fn)
+}
+
+// BridgeStorage delivers every Cloud Storage notification of sub to fn as
+// the Cloud Storage event an Eventarc trigger on the bucket delivers
+// (StorageEvent), until ctx ends; acknowledged as Bridge does.
+func (s *Server) BridgeStorage(ctx context.Context, sub string, fn Handler) error {
+	return s.bridge(ctx, sub, StorageEvent, fn)
+}
+
+// topicOf is the full name of sub's topic.
+func (s *Server) topicOf(ctx context.Context, sub string) (string, error) {
+	d, err := s.client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: s.subName(sub)})
+	if err != nil {
+		return "", fmt.Errorf("pubsubemu: subscription %s: %w", sub, err)
+	}
+	return d.Topic, nil
+}
+
+func (s *Server) bridge(ctx context.Context, sub string, wrap func(*pubsub.Message) (event.Event, error), fn Handler) error {
 	return s.client.Subscriber(sub).Receive(ctx, func(ctx context.Context, m *pubsub.Message) {
-		e, err := CloudEvent(s.subName(sub), m)
+		e, err := wrap(m)
 		if err == nil {
 			err = fn(ctx, e)
 		}
@@ -106,8 +139,12 @@ type messagePublishedData struct {
 	Subscription string `json:"subscription"`
 }
 
-// CloudEvent wraps a Pub/Sub message the way Eventarc does.
-func CloudEvent(subscription string, m *pubsub.Message) (event.Event, error) {
+// CloudEvent wraps a Pub/Sub message of topic (projects/P/topics/T), received
+// on subscription (projects/P/subscriptions/S), the way Eventarc does
+// (https://cloud.google.com/eventarc/docs/cloudevents): ce-source is the
+// topic's full resource name, the data a MessagePublishedData whose
+// message.data is the payload in base64.
+func CloudEvent(topic, subscription string, m *pubsub.Message) (event.Event, error) {
 	var d messagePublishedData
 	d.Message.Data, d.Message.Attributes = m.Data, m.Attributes
 	d.Message.MessageID, d.Message.PublishTime = m.ID, m.PublishTime
@@ -115,7 +152,7 @@ func CloudEvent(subscription string, m *pubsub.Message) (event.Event, error) {
 	e := event.New()
 	e.SetID(m.ID)
 	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
-	e.SetSource("//pubsub.googleapis.com/" + subscription)
+	e.SetSource("//pubsub.googleapis.com/" + topic)
 	e.SetTime(m.PublishTime)
 	b, err := json.Marshal(d)
 	if err != nil {

@@ -50,7 +50,7 @@ func TestBridgeDeliversAndRedeliversOnFailure(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("no redelivery after a failed delivery (%d calls)", calls.Load())
 	}
-	if e.Type() != "google.cloud.pubsub.topic.v1.messagePublished" || e.Source() != "//pubsub.googleapis.com/projects/p/subscriptions/sub" {
+	if e.Type() != "google.cloud.pubsub.topic.v1.messagePublished" || e.Source() != "//pubsub.googleapis.com/projects/p/topics/t" {
 		t.Fatalf("event %s from %s", e.Type(), e.Source())
 	}
 	var d messagePublishedData

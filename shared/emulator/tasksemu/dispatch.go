@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
@@ -52,16 +53,17 @@ func (s *Server) newAttemptLocked(q *queue, t *task, now time.Time) *attempt {
 	}
 	h := make(http.Header, len(hr.GetHeaders())+8)
 	for k, v := range hr.GetHeaders() {
-		h.Set(k, v)
+		if !reservedHeader(k) {
+			h.Set(k, v)
+		}
 	}
-	if len(hr.GetBody()) > 0 && h.Get("Content-Type") == "" {
-		h.Set("Content-Type", "application/octet-stream")
-	}
+	// Content-Type is the task's own: "Content-Type won't be set by Cloud
+	// Tasks" (HttpRequest.headers).
 	h.Set("User-Agent", "Google-Cloud-Tasks")
 	h.Set("X-CloudTasks-QueueName", q.ref.id)
 	h.Set("X-CloudTasks-TaskName", taskID(t.pb.GetName()))
 	h.Set("X-CloudTasks-TaskRetryCount", strconv.Itoa(int(t.pb.GetDispatchCount())))
-	h.Set("X-CloudTasks-TaskExecutionCount", strconv.Itoa(int(t.pb.GetResponseCount())))
+	h.Set("X-CloudTasks-TaskExecutionCount", strconv.Itoa(t.execCount))
 	h.Set("X-CloudTasks-TaskETA", strconv.FormatFloat(float64(t.eta.UnixNano())/1e9, 'f', 6, 64))
 	if t.lastCode != 0 {
 		h.Set("X-CloudTasks-TaskPreviousResponse", strconv.Itoa(t.lastCode))
@@ -89,6 +91,19 @@ func (s *Server) newAttemptLocked(q *queue, t *task, now time.Time) *attempt {
 		taskName:   t.pb.GetName(),
 		dispatched: now,
 	}
+}
+
+// reservedHeader reports whether a task header is one Cloud Tasks replaces or
+// keeps for itself: its own X-CloudTasks-* headers and Google's X-Google-* and
+// X-AppEngine-* (HttpRequest.headers).
+func reservedHeader(k string) bool {
+	k = http.CanonicalHeaderKey(k)
+	for _, p := range []string{"X-Cloudtasks-", "X-Google-", "X-Appengine-"} {
+		if strings.HasPrefix(k, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // fakeToken stands in for the OIDC or OAuth token the service would mint.
@@ -221,6 +236,11 @@ func (s *Server) finish(ctx context.Context, q *queue, t *task, a *attempt, out 
 	}
 	if out.code != 0 {
 		t.pb.ResponseCount++
+		if out.code < 500 || out.code > 599 {
+			// X-CloudTasks-TaskExecutionCount "does not include failures
+			// due to 5XX error codes".
+			t.execCount++
+		}
 		t.lastCode = out.code
 		t.pb.LastAttempt.ResponseTime = timestamppb.New(out.receivedAt)
 	}
@@ -236,9 +256,11 @@ func (s *Server) finish(ctx context.Context, q *queue, t *task, a *attempt, out 
 		s.removeTaskLocked(q, t)
 		return
 	}
-	delay, ok := retryAfter(out.code, out.header, now)
-	if !ok {
-		delay = q.policy.backoff(int(t.pb.GetDispatchCount()))
+	// On 429 and 503 the service uses "a higher backoff rate" and
+	// "considers" Retry-After: the retry waits for the longer of the two.
+	delay := q.policy.backoff(int(t.pb.GetDispatchCount()))
+	if after, ok := retryAfter(out.code, out.header, now); ok {
+		delay = max(delay, after)
 	}
 	s.stats.Retries++
 	t.eta = now.Add(delay)

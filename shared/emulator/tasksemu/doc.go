@@ -10,32 +10,36 @@
 //		option.WithoutAuthentication(),
 //		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 //
-// What follows the real service:
-//   - Queue and task names, task ID charset and length, 1 MB body limit,
-//     schedule_time at most 30 days ahead, dispatch_deadline in [15s, 30m]
-//     (0 means the 10 minute default); violations are InvalidArgument.
+// What follows the real service (each point rests on a fixture in
+// shared/conformance/fixtures/tasks-*.txtar, which quotes the document):
+//   - Queue and task names, task ID charset and length, the 100KB task size
+//     of the API reference (the stricter of the two documented limits),
+//     schedule_time at most 30 days ahead (unset or past: now),
+//     dispatch_deadline in [15s, 30m] (0 means the 10 minute default);
+//     violations are InvalidArgument.
 //   - Named-task deduplication: a name that exists, or whose task ran,
-//     was dropped, deleted or purged within Options.TombstoneTTL, is
-//     AlreadyExists.
+//     was dropped, deleted or purged within Options.TombstoneTTL (default
+//     24 hours, the documented maximum), is AlreadyExists.
 //   - Dispatch of HttpRequest tasks with X-CloudTasks-QueueName,
-//     X-CloudTasks-TaskName, X-CloudTasks-TaskRetryCount,
-//     X-CloudTasks-TaskExecutionCount, X-CloudTasks-TaskETA and, after an
+//     X-CloudTasks-TaskName, X-CloudTasks-TaskRetryCount (every earlier
+//     attempt), X-CloudTasks-TaskExecutionCount (earlier attempts answered
+//     with a status other than 5xx), X-CloudTasks-TaskETA and, after an
 //     attempt that got a response, X-CloudTasks-TaskPreviousResponse.
+//     User-Agent is Google-Cloud-Tasks; Content-Type is only what the task
+//     sets; task headers named X-CloudTasks-*, X-Google-* or X-AppEngine-*
+//     are dropped.
 //   - Any 2xx is success; anything else, a transport error or the dispatch
 //     deadline is a failed attempt, retried per the queue's RetryConfig
 //     (min_backoff doubled max_doublings times, then linear, capped at
 //     max_backoff) until max_attempts and max_retry_duration are both used up.
-//     429 and 503 responses with Retry-After (seconds or HTTP date) are
-//     retried after that delay instead.
+//     A 429 or 503 with Retry-After (seconds or HTTP date) is retried after
+//     the longer of that delay and the backoff.
 //   - Per queue token-bucket max_dispatches_per_second and
 //     max_concurrent_dispatches, schedule_time, pause and resume.
 //
 // Deliberate simplifications:
 //   - Only HTTP targets. App Engine tasks and queue-level http_target are
 //     Unimplemented.
-//   - X-CloudTasks-TaskExecutionCount counts earlier attempts that got any
-//     HTTP response from the handler (including 5xx); attempts that failed in
-//     transport or hit the deadline are not counted.
 //   - OIDC and OAuth tokens become "Authorization: Bearer tasksemu-oidc:EMAIL:AUDIENCE"
 //     (or tasksemu-oauth:EMAIL:SCOPE). It is not a JWT and carries no signature.
 //   - Durations are kept as given: min_backoff, max_backoff and

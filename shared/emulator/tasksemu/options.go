@@ -14,8 +14,8 @@ type Options struct {
 	// connections are closed by Close.
 	HTTPClient *http.Client
 	// TombstoneTTL is how long a task name stays blocked after its task ran,
-	// was dropped or was deleted (the real service: about an hour). Zero
-	// means one hour.
+	// was dropped or was deleted. Zero means 24 hours, the longest the
+	// service documents ("Task deduplication window: Up to 24 hours").
 	TombstoneTTL time.Duration
 	// DeadlineScale multiplies every task's effective dispatch deadline so
 	// tests can exercise deadlines without waiting 15 s. The API still
@@ -27,12 +27,13 @@ type Options struct {
 }
 
 const (
-	defaultTombstoneTTL     = time.Hour
+	defaultTombstoneTTL     = 24 * time.Hour
 	defaultDispatchDeadline = 10 * time.Minute
 	minDispatchDeadline     = 15 * time.Second
 	maxDispatchDeadline     = 30 * time.Minute
 	maxScheduleAhead        = 30 * 24 * time.Hour
-	maxBodyBytes            = 1 << 20
+	maxBodyBytes            = 1 << 20 // of a response read
+	maxTaskBytes            = 100_000 // "The maximum task size is 100KB."
 	maxTaskIDLen            = 500
 	maxQueueIDLen           = 100
 )

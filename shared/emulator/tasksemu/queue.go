@@ -26,14 +26,15 @@ type queue struct {
 
 // task is a stored task. pb is owned by the queue and cloned on the way out.
 type task struct {
-	pb       *cloudtaskspb.Task
-	eta      time.Time // next attempt, mirrors pb.ScheduleTime
-	seq      uint64    // creation order
-	index    int       // position in queue.ready, -1 while in flight
-	running  bool
-	removed  bool      // deleted, purged or finished while in flight
-	first    time.Time // first dispatch, zero before
-	lastCode int       // HTTP status of the previous attempt, 0 if none
+	pb        *cloudtaskspb.Task
+	eta       time.Time // next attempt, mirrors pb.ScheduleTime
+	seq       uint64    // creation order
+	index     int       // position in queue.ready, -1 while in flight
+	running   bool
+	removed   bool      // deleted, purged or finished while in flight
+	first     time.Time // first dispatch, zero before
+	lastCode  int       // HTTP status of the previous attempt, 0 if none
+	execCount int       // earlier attempts answered with a status other than 5xx
 }
 
 func (q *queue) signal() {

@@ -102,8 +102,8 @@ func TestRetryWithBackoffUntilSuccess(t *testing.T) {
 		if got := d.header.Get("X-CloudTasks-TaskRetryCount"); got != strconv.Itoa(i) {
 			t.Errorf("attempt %d: retry count %q", i, got)
 		}
-		if got := d.header.Get("X-CloudTasks-TaskExecutionCount"); got != strconv.Itoa(i) {
-			t.Errorf("attempt %d: execution count %q", i, got)
+		if got := d.header.Get("X-CloudTasks-TaskExecutionCount"); got != "0" {
+			t.Errorf("attempt %d: execution count %q, want 0 (5xx answers do not count)", i, got)
 		}
 		if i == 0 {
 			continue

@@ -24,6 +24,9 @@ func prepareTask(parent queueRef, in *cloudtaskspb.Task, now time.Time) (*cloudt
 	if in.GetAppEngineHttpRequest() != nil {
 		return nil, statusError(codes.Unimplemented, errors.New("App Engine tasks are not supported by tasksemu"))
 	}
+	if n := proto.Size(in); n > maxTaskBytes {
+		return nil, statusError(codes.InvalidArgument, fmt.Errorf("task is %d bytes; the maximum task size is 100KB", n))
+	}
 	t := proto.Clone(in).(*cloudtaskspb.Task)
 	if t.Name != "" {
 		ref, _, err := parseTaskName(t.Name)
@@ -67,9 +70,6 @@ func checkHTTPRequest(hr *cloudtaskspb.HttpRequest) error {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("url %q must be an absolute http or https URL", hr.GetUrl())
 	}
-	if n := len(hr.GetBody()); n > maxBodyBytes {
-		return fmt.Errorf("body is %d bytes, more than the %d allowed", n, maxBodyBytes)
-	}
 	switch hr.GetHttpMethod() {
 	case cloudtaskspb.HttpMethod_HTTP_METHOD_UNSPECIFIED, cloudtaskspb.HttpMethod_POST,
 		cloudtaskspb.HttpMethod_PUT, cloudtaskspb.HttpMethod_PATCH:
@@ -87,15 +87,17 @@ func checkHTTPRequest(hr *cloudtaskspb.HttpRequest) error {
 	return nil
 }
 
-// checkSchedule defaults schedule_time to now and rejects times more than
-// 30 days ahead.
+// checkSchedule sets an unset or past schedule_time to now and rejects
+// times more than 30 days ahead.
 func checkSchedule(t *cloudtaskspb.Task, now time.Time) error {
-	if t.ScheduleTime == nil {
-		t.ScheduleTime = timestamppb.New(now)
-		return nil
+	if t.ScheduleTime != nil {
+		if err := t.ScheduleTime.CheckValid(); err != nil {
+			return fmt.Errorf("invalid timestamp: %w", err)
+		}
 	}
-	if err := t.ScheduleTime.CheckValid(); err != nil {
-		return fmt.Errorf("invalid timestamp: %w", err)
+	if t.ScheduleTime == nil || t.ScheduleTime.AsTime().Before(now) {
+		t.ScheduleTime = timestamppb.New(now.Truncate(time.Microsecond))
+		return nil
 	}
 	if t.ScheduleTime.AsTime().After(now.Add(maxScheduleAhead)) {
 		return fmt.Errorf("%s is more than %s ahead", t.ScheduleTime.AsTime().Format(time.RFC3339), maxScheduleAhead)

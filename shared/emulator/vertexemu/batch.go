@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,7 +87,10 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 		return batchResult{}, err
 	}
 	m := s.opts.Models[modelID]
-	predHeader := append(slices.Clone(header), PredictionColumn(m.Target()))
+	predHeader := slices.Clone(header)
+	for _, class := range m.Classes() {
+		predHeader = append(predHeader, ScoreColumn(m.Target(), class))
+	}
 	errHeader := append(slices.Clone(header), ErrorColumn)
 	var preds, errs [][]string
 	for _, row := range rows {
@@ -95,7 +99,7 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 			errs = append(errs, append(fitRow(row, len(header)), encodeJSON(rowStatus{Code: codes.InvalidArgument, Message: err.Error()})))
 			continue
 		}
-		preds = append(preds, append(slices.Clone(row), cells))
+		preds = append(preds, append(slices.Clone(row), cells...))
 	}
 	if err := s.writeParts(ctx, dir, predictionsFile, predHeader, preds); err != nil {
 		return batchResult{}, err
@@ -106,16 +110,17 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 	return batchResult{succeeded: int64(len(preds)), failed: int64(len(errs))}, nil
 }
 
-// predictRow returns the prediction cell of one row, or why it failed.
-func (s *Server) predictRow(m *model.Model, header, row []string) (string, error) {
+// predictRow returns the prediction cells of one row, one score per class
+// in the model's order, or why it failed.
+func (s *Server) predictRow(m *model.Model, header, row []string) ([]string, error) {
 	if len(row) != len(header) {
-		return "", fmt.Errorf("row has %d fields, the header has %d", len(row), len(header))
+		return nil, fmt.Errorf("row has %d fields, the header has %d", len(row), len(header))
 	}
 	s.mu.Lock()
 	injected := s.chance(s.faults.PredictErrorRate)
 	s.mu.Unlock()
 	if injected {
-		return "", fmt.Errorf("injected prediction error")
+		return nil, fmt.Errorf("injected prediction error")
 	}
 	values := make(map[string]string, len(header))
 	for i, col := range header {
@@ -123,9 +128,13 @@ func (s *Server) predictRow(m *model.Model, header, row []string) (string, error
 	}
 	p, err := m.Predict(values)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return encodeJSON(toClassification(m, p)), nil
+	cells := make([]string, 0, len(m.Classes()))
+	for _, class := range m.Classes() {
+		cells = append(cells, strconv.FormatFloat(p.Scores[class], 'g', -1, 64))
+	}
+	return cells, nil
 }
 
 func toClassification(m *model.Model, p model.Prediction) classification {

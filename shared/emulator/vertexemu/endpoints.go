@@ -2,6 +2,7 @@ package vertexemu
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -120,6 +121,9 @@ func (s *Server) DeployModel(_ context.Context, req *aiplatformpb.DeployModelReq
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSplit(req.GetTrafficSplit(), ep.pb.DeployedModels, true); err != nil {
+		return nil, err
+	}
 	d := &deployment{modelID: modelID, deployedID: s.newID(), endpoint: ep.pb.Name, since: time.Now()}
 	fail := take(&s.faults.FailDeploy)
 	s.stats.begin(d)
@@ -139,7 +143,7 @@ func (s *Server) DeployModel(_ context.Context, req *aiplatformpb.DeployModelReq
 			return nil, status.Errorf(codes.Internal, "injected failure: deploying model %s failed", modelID)
 		}
 		ep.pb.DeployedModels = append(ep.pb.DeployedModels, served)
-		ep.pb.TrafficSplit = trafficAfterDeploy(ep.pb.TrafficSplit, req.GetTrafficSplit(), served.Id, len(ep.pb.DeployedModels))
+		ep.pb.TrafficSplit = trafficAfterDeploy(ep.pb.TrafficSplit, req.GetTrafficSplit(), served.Id)
 		ep.pb.UpdateTime = timestamppb.Now()
 		return &aiplatformpb.DeployModelResponse{DeployedModel: proto.Clone(served).(*aiplatformpb.DeployedModel)}, nil
 	}, func() { s.stats.end(d.deployedID) })
@@ -161,27 +165,56 @@ func checkResources(dm *aiplatformpb.DeployedModel) error {
 }
 
 // trafficAfterDeploy is an endpoint's traffic split once deployedID
-// serves: the request's split ("0" standing for the new model) if given,
-// else everything to the new model when it is the only one, else unchanged.
-func trafficAfterDeploy(current, requested map[string]int32, deployedID string, models int) map[string]int32 {
-	if len(requested) > 0 {
-		out := map[string]int32{}
-		for id, pct := range requested {
-			if id == "0" {
-				id = deployedID
-			}
-			out[id] = pct
+// serves. DeployModelRequest.traffic_split (endpoint_service.proto): "If
+// this field is non-empty, then the Endpoint's traffic_split will be
+// overwritten with it. To refer to the ID of the just being deployed Model, a
+// "0" should be used ... If this field is empty, then the Endpoint's
+// traffic_split is not updated."
+func trafficAfterDeploy(current, requested map[string]int32, deployedID string) map[string]int32 {
+	if len(requested) == 0 {
+		return current
+	}
+	out := map[string]int32{}
+	for id, pct := range requested {
+		if id == "0" {
+			id = deployedID
 		}
-		return out
+		out[id] = pct
 	}
-	if models == 1 {
-		return map[string]int32{deployedID: 100}
+	return out
+}
+
+// checkSplit checks a requested traffic split against the endpoint's
+// deployed models (and the model being deployed, "0", when deploying):
+// Endpoint.traffic_split "values must add up to 100, or map must be empty".
+func checkSplit(split map[string]int32, deployed []*aiplatformpb.DeployedModel, deploying bool) error {
+	if len(split) == 0 {
+		return nil
 	}
-	return current
+	var sum int32
+	for id, pct := range split {
+		known := deploying && id == "0" || slices.ContainsFunc(deployed, func(dm *aiplatformpb.DeployedModel) bool { return dm.Id == id })
+		if !known {
+			return status.Errorf(codes.InvalidArgument, "traffic_split names %q, which is not a model deployed on the endpoint", id)
+		}
+		if pct < 0 || pct > 100 {
+			return status.Errorf(codes.InvalidArgument, "traffic_split[%q] = %d is not a percentage", id, pct)
+		}
+		sum += pct
+	}
+	if sum != 100 {
+		return status.Errorf(codes.InvalidArgument, "traffic_split percentages add up to %d, want 100", sum)
+	}
+	return nil
 }
 
 // UndeployModel removes a deployed model; it stops serving and billing
-// when the operation completes, UndeployLatency later.
+// when the operation completes, UndeployLatency later. As
+// UndeployModelRequest.traffic_split documents (fixture
+// vertex-undeploy-traffic), a model that is not the endpoint's last is
+// undeployed only if no traffic is assigned to it or the request's split
+// unassigns it; the request's split, when given, replaces the endpoint's, and
+// the last model's undeploy leaves the split empty.
 func (s *Server) UndeployModel(_ context.Context, req *aiplatformpb.UndeployModelRequest) (*longrunningpb.Operation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -193,13 +226,32 @@ func (s *Server) UndeployModel(_ context.Context, req *aiplatformpb.UndeployMode
 	if !slices.ContainsFunc(ep.pb.DeployedModels, func(dm *aiplatformpb.DeployedModel) bool { return dm.Id == id }) {
 		return nil, status.Errorf(codes.NotFound, "deployed model %q not found on %s", id, ep.pb.Name)
 	}
+	split := req.GetTrafficSplit()
+	if err := checkSplit(split, ep.pb.DeployedModels, false); err != nil {
+		return nil, err
+	}
+	last := len(ep.pb.DeployedModels) == 1
+	if !last {
+		assigned := ep.pb.TrafficSplit[id]
+		if len(split) > 0 {
+			assigned = split[id]
+		}
+		if assigned > 0 {
+			return nil, status.Errorf(codes.FailedPrecondition, "deployed model %s has %d%% of the traffic of %s; unassign it in traffic_split before undeploying it", id, assigned, ep.pb.Name)
+		}
+	}
 	now := timestamppb.Now()
 	meta := &aiplatformpb.UndeployModelOperationMetadata{GenericMetadata: &aiplatformpb.GenericOperationMetadata{CreateTime: now, UpdateTime: now}}
 	return s.startOperation(ep.pb.Name, meta, s.opts.UndeployLatency, func() (proto.Message, error) {
 		ep.pb.DeployedModels = slices.DeleteFunc(ep.pb.DeployedModels, func(dm *aiplatformpb.DeployedModel) bool { return dm.Id == id })
-		delete(ep.pb.TrafficSplit, id)
-		if len(ep.pb.DeployedModels) == 1 {
-			ep.pb.TrafficSplit = map[string]int32{ep.pb.DeployedModels[0].Id: 100}
+		switch {
+		case len(ep.pb.DeployedModels) == 0:
+			ep.pb.TrafficSplit = nil
+		case len(split) > 0:
+			ep.pb.TrafficSplit = maps.Clone(split)
+			delete(ep.pb.TrafficSplit, id)
+		default:
+			delete(ep.pb.TrafficSplit, id)
 		}
 		ep.pb.UpdateTime = timestamppb.Now()
 		s.stats.end(id)
@@ -208,7 +260,7 @@ func (s *Server) UndeployModel(_ context.Context, req *aiplatformpb.UndeployMode
 }
 
 func (s *Server) lookupEndpoint(name string) (*endpoint, error) {
-	ep, ok := s.endpoints[name]
+	ep, ok := s.endpoints[s.canon(name)]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "endpoint %q not found", name)
 	}

@@ -1,9 +1,13 @@
 package vertexemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 
 	"cloud.google.com/go/storage"
@@ -39,7 +43,11 @@ func expandURI(ctx context.Context, client *storage.Client, uri string) ([]strin
 	return out, nil
 }
 
-// readCSV reads a whole CSV object; rows may have any number of fields.
+// readCSV reads a whole CSV object of batch input; rows may have any number
+// of fields. It refuses what the documentation rules out for CSV input
+// (fixture vertex-csv-input): a column name that begins with an underscore,
+// and a string — a non-empty field that is not a number — not enclosed in
+// double quotes.
 func readCSV(ctx context.Context, client *storage.Client, uri string) ([][]string, error) {
 	bucket, object, err := gcsuri.Split(uri)
 	if err != nil {
@@ -50,13 +58,37 @@ func readCSV(ctx context.Context, client *storage.Client, uri string) ([][]strin
 		return nil, fmt.Errorf("open %s: %w", uri, err)
 	}
 	defer r.Close()
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1
-	recs, err := cr.ReadAll()
+	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", uri, err)
 	}
-	return recs, nil
+	lines := [][]byte{} // the raw lines, to see how each field was written
+	for l := range bytes.Lines(data) {
+		lines = append(lines, l)
+	}
+	cr := csv.NewReader(bytes.NewReader(data))
+	cr.FieldsPerRecord = -1
+	var recs [][]string
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return recs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", uri, err)
+		}
+		for i, v := range rec {
+			line, col := cr.FieldPos(i)
+			quoted := line-1 < len(lines) && col-1 < len(lines[line-1]) && lines[line-1][col-1] == '"'
+			if len(recs) == 0 && strings.HasPrefix(v, "_") {
+				return nil, fmt.Errorf("%s: column name %q begins with an underscore", uri, v)
+			}
+			if _, num := strconv.ParseFloat(v, 64); v != "" && !quoted && num != nil {
+				return nil, fmt.Errorf("%s line %d: field %d, %q, is a string not enclosed in double quotes", uri, line, i+1, v)
+			}
+		}
+		recs = append(recs, rec)
+	}
 }
 
 // writeCSV writes records as the object uri.

@@ -49,7 +49,7 @@ func (s *Server) CreateBatchPredictionJob(_ context.Context, req *aiplatformpb.C
 	}
 	pb := proto.Clone(in).(*aiplatformpb.BatchPredictionJob)
 	pb.Name = s.parent() + "/batchPredictionJobs/" + s.newID()
-	pb.ModelVersionId = "1"
+	pb.Model, pb.ModelVersionId = s.ModelName(id), "1"
 	pb.State = aiplatformpb.JobState_JOB_STATE_PENDING
 	pb.CreateTime = timestamppb.New(now)
 	pb.UpdateTime = pb.CreateTime
@@ -168,7 +168,7 @@ func (s *Server) CancelBatchPredictionJob(_ context.Context, req *aiplatformpb.C
 }
 
 func (s *Server) lookupJob(name string) (*job, error) {
-	j, ok := s.jobs[name]
+	j, ok := s.jobs[s.canon(name)]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "batch prediction job %q not found", name)
 	}

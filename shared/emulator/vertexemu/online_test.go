@@ -53,7 +53,7 @@ func TestDeployPredictUndeploy(t *testing.T) {
 	e := newEnv(t, Options{DeployLatency: 100 * time.Millisecond, PredictPerRowLatency: 10 * time.Millisecond})
 	ctx := context.Background()
 	epName := createEndpoint(t, e, "dropcast-demo-returns")
-	row := map[string]any{"store_id": "2", "category": "apparel", "price": 120.0, "quantity": "1", "promo": true, "_row": "9"}
+	row := map[string]any{"store_id": "2", "category": "apparel", "price": 120.0, "quantity": "1", "promo": true, "dropcast_row": "9"}
 	req := &aiplatformpb.PredictRequest{Endpoint: epName, Instances: []*structpb.Value{instance(t, row), instance(t, row), instance(t, row)}}
 	if _, err := e.predict.Predict(ctx, req); status.Code(err) != codes.FailedPrecondition {
 		t.Fatalf("predict before deploy: %v", err)
@@ -150,7 +150,7 @@ func TestOnlineFaults(t *testing.T) {
 	ctx := context.Background()
 	epName := createEndpoint(t, e, "ep")
 	e.srv.SetFaults(Faults{FailDeploy: 1, QuotaErrors: 1})
-	deployReq := &aiplatformpb.DeployModelRequest{Endpoint: epName, DeployedModel: &aiplatformpb.DeployedModel{Model: e.modelRef, PredictionResources: dedicated()}}
+	deployReq := &aiplatformpb.DeployModelRequest{Endpoint: epName, DeployedModel: &aiplatformpb.DeployedModel{Model: e.modelRef, PredictionResources: dedicated()}, TrafficSplit: map[string]int32{"0": 100}}
 	op, err := e.eps.DeployModel(ctx, deployReq)
 	if err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func (s *Server) finishOperation(o *operation, finish finishFunc) {
 }
 
 func (s *Server) lookupOperation(name string) (*operation, error) {
-	o, ok := s.ops[name]
+	o, ok := s.ops[s.canon(name)]
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "operation %q not found", name)
 	}
@@ -94,7 +94,7 @@ func (s *Server) ListOperations(_ context.Context, req *longrunningpb.ListOperat
 	}
 	s.mu.Lock()
 	var all []*longrunningpb.Operation
-	prefix := req.GetName() + "/operations/"
+	prefix := s.canon(req.GetName()) + "/operations/"
 	for name, o := range s.ops {
 		if strings.HasPrefix(name, prefix) && matches(filter, "done", boolString(o.op.Done)) {
 			all = append(all, proto.Clone(o.op).(*longrunningpb.Operation))
@@ -138,7 +138,7 @@ func (s *Server) DeleteOperation(_ context.Context, req *longrunningpb.DeleteOpe
 	if _, err := s.lookupOperation(req.GetName()); err != nil {
 		return nil, err
 	}
-	delete(s.ops, req.GetName())
+	delete(s.ops, s.canon(req.GetName()))
 	return &emptypb.Empty{}, nil
 }
 

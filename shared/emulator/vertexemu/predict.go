@@ -31,7 +31,7 @@ func (s *Server) Predict(ctx context.Context, req *aiplatformpb.PredictRequest) 
 	dm := servingModel(ep.pb)
 	if dm == nil {
 		s.mu.Unlock()
-		return nil, status.Errorf(codes.FailedPrecondition, "endpoint %s has no deployed model", ep.pb.Name)
+		return nil, status.Errorf(codes.FailedPrecondition, "endpoint %s has no deployed model with traffic assigned", ep.pb.Name)
 	}
 	modelID := dm.Model[len(s.parent()+"/models/"):]
 	switch {
@@ -71,11 +71,14 @@ func (s *Server) Predict(ctx context.Context, req *aiplatformpb.PredictRequest) 
 	return resp, nil
 }
 
-// servingModel is the deployed model with the largest traffic share.
+// servingModel is the deployed model with the largest share of the
+// endpoint's traffic; nil when no model has any (Endpoint.traffic_split: "If
+// a DeployedModel's ID is not listed in this map, then it receives no
+// traffic.").
 func servingModel(ep *aiplatformpb.Endpoint) *aiplatformpb.DeployedModel {
 	var best *aiplatformpb.DeployedModel
 	for _, dm := range ep.DeployedModels {
-		if best == nil || ep.TrafficSplit[dm.Id] > ep.TrafficSplit[best.Id] {
+		if ep.TrafficSplit[dm.Id] > 0 && (best == nil || ep.TrafficSplit[dm.Id] > ep.TrafficSplit[best.Id]) {
 			best = dm
 		}
 	}

@@ -136,4 +136,15 @@ func csvJob(e *env, display string, uris ...string) *aiplatformpb.CreateBatchPre
 	}
 }
 
-const purchasesHeader = "date,store_id,item_id,category,price,quantity,promo,note,_row\n"
+// purchasesHeader is the header of a clean part: quoted, as Vertex AI asks.
+const purchasesHeader = `"date","store_id","item_id","category","price","quantity","promo","note","dropcast_row"` + "\n"
+
+// list returns the object names under prefix in bucket, in name order.
+func (e *env) list(t *testing.T, bucket, prefix string) []string {
+	t.Helper()
+	names, err := gcsuri.List(context.Background(), e.gcs.Bucket(bucket), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}

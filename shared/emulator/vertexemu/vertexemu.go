@@ -56,9 +56,13 @@ type BigQueryReader func(ctx context.Context, uri string) (header []string, rows
 // Options configure an emulator.
 type Options struct {
 	// Project and Location name the emulated location (defaults
-	// "dropcast-emu" and "us-central1"); resource names use them.
-	Project  string
-	Location string
+	// "dropcast-emu" and "us-central1"). Requests may name the project by
+	// ID or by ProjectNumber; like Vertex AI, every name the emulator
+	// answers with carries the number (default: 12 digits derived from
+	// Project).
+	Project       string
+	ProjectNumber string
+	Location      string
 	// Storage reads batch inputs and writes batch outputs. Required for
 	// batch jobs with Cloud Storage input or output.
 	Storage *storage.Client
@@ -116,6 +120,9 @@ func Start(opts Options) (*Server, error) {
 	if opts.Project == "" {
 		opts.Project = "dropcast-emu"
 	}
+	if opts.ProjectNumber == "" {
+		opts.ProjectNumber = projectNumber(opts.Project)
+	}
 	if opts.Location == "" {
 		opts.Location = "us-central1"
 	}
@@ -158,13 +165,18 @@ func Start(opts Options) (*Server, error) {
 // Addr is the host:port for option.WithEndpoint.
 func (s *Server) Addr() string { return s.addr }
 
-// Project is the emulated project.
+// Project is the emulated project's ID.
 func (s *Server) Project() string { return s.opts.Project }
+
+// ProjectNumber is the emulated project's number, which every resource
+// name the emulator answers with carries.
+func (s *Server) ProjectNumber() string { return s.opts.ProjectNumber }
 
 // Location is the emulated location.
 func (s *Server) Location() string { return s.opts.Location }
 
-// ModelName is the resource name of the registered model id.
+// ModelName is the resource name of the registered model id, as Vertex AI
+// answers it (with the project number).
 func (s *Server) ModelName(id string) string { return s.parent() + "/models/" + id }
 
 // Close stops serving, stops running jobs and pending operations, and waits
@@ -188,9 +200,9 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// parent is projects/P/locations/L.
+// parent is projects/NUMBER/locations/L.
 func (s *Server) parent() string {
-	return "projects/" + s.opts.Project + "/locations/" + s.opts.Location
+	return "projects/" + s.opts.ProjectNumber + "/locations/" + s.opts.Location
 }
 
 // newID returns a fresh numeric resource ID; callers hold s.mu.

@@ -48,6 +48,7 @@ type Backend struct {
 
 	mu     sync.Mutex
 	tables map[string]*tablesModel // by model name: metadata that never changes
+	names  map[string]string       // model name as given -> as the service names it
 	target string                  // the target of the model last used by Predict
 }
 
@@ -73,7 +74,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Backend
 		models.Close()
 		return nil, fmt.Errorf("automl: new prediction client: %w", err)
 	}
-	return &Backend{cfg: cfg, models: models, pred: pred, tables: map[string]*tablesModel{}}, nil
+	return &Backend{cfg: cfg, models: models, pred: pred, tables: map[string]*tablesModel{}, names: map[string]string{}}, nil
 }
 
 // Close closes both clients.
@@ -111,6 +112,34 @@ func (b *Backend) tablesInfo(ctx context.Context, name string) (*tablesModel, er
 	b.tables[name] = t
 	b.mu.Unlock()
 	return t, nil
+}
+
+// serviceName is model's name as the service itself answers with it (the
+// project by number, where model may name it by ID); it never changes, so it
+// is read once with GetModel.
+func (b *Backend) serviceName(ctx context.Context, model string) (string, error) {
+	b.mu.Lock()
+	name, ok := b.names[model]
+	b.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	m, err := b.models.GetModel(ctx, &automlpb.GetModelRequest{Name: model})
+	if err != nil {
+		return "", fmt.Errorf("get model %s: %w", model, err)
+	}
+	b.rememberName(model, m.GetName())
+	return m.GetName(), nil
+}
+
+// rememberName records the service's name of model.
+func (b *Backend) rememberName(model, name string) {
+	if name == "" {
+		return
+	}
+	b.mu.Lock()
+	b.names[model] = name
+	b.mu.Unlock()
 }
 
 // locationOf is projects/P/locations/L of a model name.

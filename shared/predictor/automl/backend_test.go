@@ -21,7 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-const header = "date,store_id,item_id,category,price,quantity,promo,note,_row"
+const header = "date,store_id,item_id,category,price,quantity,promo,note,dropcast_row"
 
 type fixture struct {
 	emu   *automlemu.Server
@@ -151,7 +151,7 @@ func TestBatchEndToEnd(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 	got := map[string]predictor.Prediction{}
-	errRows, err := f.b.ReadOutput(ctx, st.OutputDir, func(p predictor.Prediction) error {
+	errRows, err := f.b.ReadOutput(ctx, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p predictor.Prediction) error {
 		got[p.RowKey] = p
 		return nil
 	})
@@ -173,7 +173,8 @@ func TestBatchEndToEnd(t *testing.T) {
 }
 
 func TestStartBatchAdoptsOperationOfCrashedClaimer(t *testing.T) {
-	f := newFixture(t, automlemu.Options{JobLatency: 10 * time.Millisecond}, Config{})
+	// The orphan must still be running at the first StartBatch below.
+	f := newFixture(t, automlemu.Options{JobLatency: 300 * time.Millisecond}, Config{})
 	ctx := context.Background()
 	f.putCSV(t, "clean/x.csv", demoRows(3))
 	req := predictor.BatchRequest{Key: "k", Model: f.model, InputURIs: []string{"gs://b/clean/x.csv"}, OutputPrefix: "gs://b/out/"}
@@ -285,11 +286,11 @@ func TestDeployPredictUndeploy(t *testing.T) {
 	}
 
 	dir := "gs://b/online/run-1"
-	if err := f.b.WriteOutput(ctx, dir, 1, h, rows, preds); err != nil {
+	if err := f.b.WriteOutput(ctx, predictor.Output{Dir: dir, Input: h}, 1, rows, preds); err != nil {
 		t.Fatal(err)
 	}
 	var back []predictor.Prediction
-	errRows, err := f.b.ReadOutput(ctx, dir, func(p predictor.Prediction) error { back = append(back, p); return nil })
+	errRows, err := f.b.ReadOutput(ctx, predictor.Output{Dir: dir, Input: h}, func(p predictor.Prediction) error { back = append(back, p); return nil })
 	if err != nil || errRows != 0 || len(back) != len(rows) {
 		t.Fatalf("ReadOutput: %d preds, %d errors, %v", len(back), errRows, err)
 	}
@@ -333,18 +334,5 @@ func TestFailedDeployIsReported(t *testing.T) {
 	}
 	if err := f.pollOp(t, op); err == nil {
 		t.Fatal("failed deploy polled without error")
-	}
-}
-
-func TestInferTarget(t *testing.T) {
-	for _, c := range []struct{ header, want string }{
-		{"a,credit_score,_row,returned_false_score,returned_true_score", "returned"},
-		{"a,is_late_true_score,is_late_trust_score", "is_late"},
-		{"a,x_yes_score", ""},
-		{"a,b", ""},
-	} {
-		if got := inferTarget(strings.Split(c.header, ",")); got != c.want {
-			t.Errorf("inferTarget(%s) = %q, want %q", c.header, got, c.want)
-		}
 	}
 }

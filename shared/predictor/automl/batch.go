@@ -12,7 +12,9 @@ import (
 )
 
 // StartBatch starts a BatchPredict operation writing under
-// <OutputPrefix>/<Key>/ and returns its name. It is idempotent in req.Key
+// <OutputPrefix>/<Key>/ and returns its name. InputURIs may hold "*"
+// wildcards: they are expanded into full object paths before the call (see
+// resolveInput), as AutoML takes no wildcards. It is idempotent in req.Key
 // through a marker object at <OutputPrefix>/<Key>/automl-batch-operation.json
 // (see marker.go): AutoML operations carry no caller labels, so the service
 // alone cannot say which operation belongs to a key.
@@ -38,14 +40,15 @@ func (b *Backend) StartBatch(ctx context.Context, req predictor.BatchRequest) (s
 		return "", fmt.Errorf("automl: batch %s: no input", req.Key)
 	}
 	out := strings.TrimRight(req.OutputPrefix, "/") + "/" + req.Key
-	return b.startOnce(ctx, batchStart{key: req.Key, model: req.Model, input: in, output: out})
+	return b.startOnce(ctx, batchStart{key: req.Key, model: req.Model, raw: in, output: out})
 }
 
 // batchStart is one BatchPredict call to make at most once.
 type batchStart struct {
 	key, model string
-	input      *automlpb.BatchPredictInputConfig
-	output     string // gs:// prefix the service writes its directory under
+	raw        *automlpb.BatchPredictInputConfig // as the caller gave it (wildcards allowed)
+	input      *automlpb.BatchPredictInputConfig // as sent: resolveInput(raw), set once needed
+	output     string                            // gs:// prefix the service writes its directory under
 }
 
 func (b *Backend) callBatchPredict(ctx context.Context, s batchStart) (string, error) {

@@ -20,11 +20,20 @@ func (b *Backend) Undeploy(ctx context.Context, model string) (string, error) {
 	return b.deployment(ctx, model, false)
 }
 
-// deployment looks for a running deploy or undeploy on model first (the
-// model's state only changes when that ends), then at the model's state.
+// deployment reads the model, then looks for a deploy or undeploy still
+// running on it (the model's state only changes when that ends), then at the
+// model's state. Should a running operation end between the two reads, the
+// call made is one the service documents as having no effect ("If a model is
+// already deployed, deploying it with the same parameters has no effect"; "If
+// the model is not deployed this method has no effect").
 func (b *Backend) deployment(ctx context.Context, model string, deploy bool) (string, error) {
 	verb := map[bool]string{true: "deploy", false: "undeploy"}
-	running, runningDeploy, err := b.runningDeployment(ctx, model)
+	m, err := b.models.GetModel(ctx, &automlpb.GetModelRequest{Name: model})
+	if err != nil {
+		return "", fmt.Errorf("automl: %s %s: get model: %w", verb[deploy], model, err)
+	}
+	b.rememberName(model, m.GetName())
+	running, runningDeploy, err := b.runningDeployment(ctx, m.GetName())
 	if err != nil {
 		return "", err
 	}
@@ -33,10 +42,6 @@ func (b *Backend) deployment(ctx context.Context, model string, deploy bool) (st
 			return running, nil
 		}
 		return "", fmt.Errorf("automl: %s %s: %s operation %s is still running; retry when it ends", verb[deploy], model, verb[runningDeploy], running)
-	}
-	m, err := b.models.GetModel(ctx, &automlpb.GetModelRequest{Name: model})
-	if err != nil {
-		return "", fmt.Errorf("automl: %s %s: get model: %w", verb[deploy], model, err)
 	}
 	if (m.GetDeploymentState() == automlpb.Model_DEPLOYED) == deploy {
 		return "", nil
@@ -55,18 +60,22 @@ func (b *Backend) deployment(ctx context.Context, model string, deploy bool) (st
 	return op.Name(), nil
 }
 
-// runningDeployment finds a deploy or undeploy operation still running on model.
-func (b *Backend) runningDeployment(ctx context.Context, model string) (name string, deploy bool, err error) {
-	err = b.listOperations(ctx, model, "worksOn = "+model+" AND done = false", func(op *longrunningpb.Operation, meta *automlpb.OperationMetadata) bool {
+// runningDeployment finds a deploy or undeploy operation still running on
+// the model the service names name.
+func (b *Backend) runningDeployment(ctx context.Context, name string) (op string, deploy bool, err error) {
+	err = b.listOperations(ctx, name, worksOn(name), func(o *longrunningpb.Operation, meta *automlpb.OperationMetadata) bool {
+		if o.GetDone() {
+			return false
+		}
 		switch {
 		case meta.GetDeployModelDetails() != nil:
-			name, deploy = op.GetName(), true
+			op, deploy = o.GetName(), true
 		case meta.GetUndeployModelDetails() != nil:
-			name, deploy = op.GetName(), false
+			op, deploy = o.GetName(), false
 		default:
 			return false
 		}
 		return true
 	})
-	return name, deploy, err
+	return op, deploy, err
 }

@@ -44,7 +44,8 @@ type marker struct {
 //  3. a claim without an operation (its claimer is starting, or crashed
 //     between BatchPredict and recording): look for an operation on the
 //     model with the same input created since the claim (ListOperations,
-//     filter worksOn) and adopt it; else wait for the claimer until
+//     filter worksOn, naming the model as the service does) and adopt it;
+//     else wait for the claimer until
 //     ClaimTimeout, then take the claim over.
 func (b *Backend) startOnce(ctx context.Context, s batchStart) (string, error) {
 	bucket, object, err := gcsuri.Split(s.output + "/" + markerName)
@@ -59,6 +60,12 @@ func (b *Backend) startOnce(ctx context.Context, s batchStart) (string, error) {
 		}
 		if m.Operation != "" {
 			return m.Operation, nil
+		}
+		if s.input == nil {
+			// Only now: a recorded operation needs no listing of the inputs.
+			if s.input, err = b.resolveInput(ctx, s.raw); err != nil {
+				return "", fmt.Errorf("automl: batch %s: %w", s.key, err)
+			}
 		}
 		cond := storage.Conditions{DoesNotExist: true}
 		if gen != 0 {
@@ -109,10 +116,14 @@ func (b *Backend) startOnce(ctx context.Context, s batchStart) (string, error) {
 // has not reported its output directory yet may belong to another key with the
 // same input: it is not adopted, and the caller is asked to retry.
 func (b *Backend) findStarted(ctx context.Context, s batchStart, claimedAt time.Time) (string, error) {
+	model, err := b.serviceName(ctx, s.model)
+	if err != nil {
+		return "", fmt.Errorf("automl: batch %s: %w", s.key, err)
+	}
 	var found string
 	var foundAt time.Time
 	ambiguous := false
-	err := b.listOperations(ctx, s.model, "worksOn = "+s.model, func(op *longrunningpb.Operation, meta *automlpb.OperationMetadata) bool {
+	err = b.listOperations(ctx, model, worksOn(model), func(op *longrunningpb.Operation, meta *automlpb.OperationMetadata) bool {
 		d := meta.GetBatchPredictDetails()
 		if d == nil || !proto.Equal(d.GetInputConfig(), s.input) {
 			return false

@@ -46,8 +46,15 @@ func operationError(op *longrunningpb.Operation) error {
 	return nil
 }
 
-// listOperations lists the operations in model's location matching filter
-// (the AutoML filter: operation_id, done and worksOn, with = or !=, ANDed).
+// worksOn is the ListOperations filter for the operations on model, in the
+// one form the AutoML reference documents (projects.locations.operations.list:
+// "worksOn - for = or !=.", e.g. "worksOn =
+// projects/my-project/locations/us-central1/models/15"). model must be the
+// name the service itself answers with (GetModel(...).GetName(), which carries
+// the project number), never a name compared by its project segment.
+func worksOn(model string) string { return "worksOn = " + model }
+
+// listOperations lists the operations in model's location matching filter.
 func (b *Backend) listOperations(ctx context.Context, model, filter string, fn func(*longrunningpb.Operation, *automlpb.OperationMetadata) (stop bool)) error {
 	parent, err := locationOf(model)
 	if err != nil {

@@ -37,7 +37,7 @@ func TestBatchEndToEnd(t *testing.T) {
 		t.Fatalf("output dir %q", st.OutputDir)
 	}
 	got := map[string]predictor.Prediction{}
-	errorRows, err := e.b.ReadOutput(ctx, st.OutputDir, func(p predictor.Prediction) error {
+	errorRows, err := e.b.ReadOutput(ctx, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p predictor.Prediction) error {
 		got[p.RowKey] = p
 		return nil
 	})

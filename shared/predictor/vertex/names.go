@@ -32,6 +32,26 @@ func (b *Backend) modelName(model string) (name, parent, id string, err error) {
 	return base, parent, id, nil
 }
 
+// sameResource reports whether two resource names name the same resource:
+// the same location, collection and ID, whatever the project segment says
+// and ignoring a @version. Vertex AI answers with the project number even
+// when the request named the project by ID (docs/fidelity.md,
+// vertex-resource-names), so names must never be compared as strings.
+func sameResource(a, b string) bool {
+	return afterProject(a) == afterProject(b)
+}
+
+// afterProject is name without its "projects/P/" prefix and @version.
+func afterProject(name string) string {
+	name, _, _ = strings.Cut(name, "@")
+	if rest, ok := strings.CutPrefix(name, "projects/"); ok {
+		if _, after, ok := strings.Cut(rest, "/"); ok {
+			return after
+		}
+	}
+	return name
+}
+
 // endpointID is the ID of the endpoint that serves model ID id: "dropcast-"
 // and the ID in the characters endpoint IDs allow, at most 63 of them.
 func endpointID(id string) string {

@@ -89,7 +89,11 @@ func (b *Backend) Undeploy(ctx context.Context, model string) (string, error) {
 		}
 		return "", nil
 	}
-	op, err := b.endpoints.UndeployModel(ctx, &aiplatformpb.UndeployModelRequest{Endpoint: epName, DeployedModelId: dmID})
+	op, err := b.endpoints.UndeployModel(ctx, &aiplatformpb.UndeployModelRequest{
+		Endpoint:        epName,
+		DeployedModelId: dmID,
+		TrafficSplit:    splitWithout(ep, dmID),
+	})
 	if err != nil {
 		return "", callErr("undeploy "+name, err)
 	}
@@ -162,20 +166,39 @@ func (b *Backend) awaitOperation(ctx context.Context, op string) error {
 // deployedID is the ID of model's deployment on ep, or "".
 func deployedID(ep *aiplatformpb.Endpoint, model string) string {
 	for _, dm := range ep.GetDeployedModels() {
-		if m, _, _ := cutVersion(dm.GetModel()); m == model {
+		if sameResource(dm.GetModel(), model) {
 			return dm.GetId()
 		}
 	}
 	return ""
 }
 
-func cutVersion(model string) (string, string, bool) {
-	for i := len(model) - 1; i >= 0 && model[i] != '/'; i-- {
-		if model[i] == '@' {
-			return model[:i], model[i+1:], true
+// splitWithout is the traffic split to send when undeploying deployed model
+// id from ep: nil when id is the endpoint's last model or has no traffic,
+// else ep's split with id's share moved to the remaining model with the
+// largest share. Vertex AI undeploys a model "only if it doesn't have any
+// traffic assigned to it when this method executes, or if this field
+// unassigns any traffic to it" (UndeployModelRequest.traffic_split; fixture
+// vertex-undeploy-traffic).
+func splitWithout(ep *aiplatformpb.Endpoint, id string) map[string]int32 {
+	freed := ep.GetTrafficSplit()[id]
+	if len(ep.GetDeployedModels()) <= 1 || freed == 0 {
+		return nil
+	}
+	out := map[string]int32{}
+	heir := ""
+	for _, dm := range ep.GetDeployedModels() {
+		other := dm.GetId()
+		if other == id {
+			continue
+		}
+		out[other] = ep.GetTrafficSplit()[other]
+		if heir == "" || out[other] > out[heir] {
+			heir = other
 		}
 	}
-	return model, "", false
+	out[heir] += freed
+	return out
 }
 
 // pendingDeploy returns a DeployModel operation still running on the

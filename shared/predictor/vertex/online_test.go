@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/aiplatform/apiv1/aiplatformpb"
+
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/predictor"
 )
@@ -114,5 +116,113 @@ func TestQuotaAndFailedDeploy(t *testing.T) {
 	}
 	if _, err := e.b.Deploy(ctx, e.emu.ModelName("missing")); err == nil {
 		t.Error("deploying an unknown model succeeded")
+	}
+}
+
+// TestDeployOnceWhateverTheProjectForm names the model by project ID and by
+// project number: Vertex AI answers with the number whatever the request
+// used, so the deployed model must be recognised either way — deployed once,
+// and undeployed to zero.
+func TestDeployOnceWhateverTheProjectForm(t *testing.T) {
+	for _, form := range []string{"id", "number"} {
+		t.Run(form, func(t *testing.T) {
+			e := newEnv(t, vertexemu.Options{DeployLatency: 20 * time.Millisecond, UndeployLatency: 20 * time.Millisecond})
+			ctx := context.Background()
+			model := "projects/" + e.emu.Project() + "/locations/europe-west1/models/demo-returns"
+			if form == "number" {
+				model = "projects/" + e.emu.ProjectNumber() + "/locations/europe-west1/models/demo-returns"
+			}
+			await := func(op string) {
+				t.Helper()
+				eventually(t, "operation "+op, func() bool {
+					done, err := e.b.PollOperation(ctx, op)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return done
+				})
+			}
+			op, err := e.b.Deploy(ctx, model)
+			if err != nil || op == "" {
+				t.Fatalf("deploy: %q %v", op, err)
+			}
+			await(op)
+			if again, err := e.b.Deploy(ctx, model); err != nil || again != "" {
+				t.Fatalf("deploy when deployed: %q %v, want \"\" (already deployed)", again, err)
+			}
+			if n := e.emu.DeployedModels(); n != 1 {
+				t.Fatalf("%d deployments, want 1", n)
+			}
+			op, err = e.b.Undeploy(ctx, model)
+			if err != nil || op == "" {
+				t.Fatalf("undeploy: %q %v", op, err)
+			}
+			await(op)
+			if n := e.emu.DeployedModels(); n != 0 {
+				t.Fatalf("%d deployments after undeploy, want 0", n)
+			}
+			if op, err := e.b.Undeploy(ctx, model); err != nil || op != "" {
+				t.Fatalf("undeploy when undeployed: %q %v", op, err)
+			}
+		})
+	}
+}
+
+// TestUndeployUnassignsTraffic deploys the model twice on its endpoint with
+// the traffic split between the two (as an earlier double deployment would
+// leave it): Undeploy must move each deployment's traffic away before
+// undeploying it, as Vertex AI refuses to undeploy a model that still has
+// traffic unless it is the endpoint's last (fixture vertex-undeploy-traffic).
+func TestUndeployUnassignsTraffic(t *testing.T) {
+	e := newEnv(t, vertexemu.Options{})
+	ctx := context.Background()
+	op, err := e.b.Deploy(ctx, e.model)
+	if err != nil || op == "" {
+		t.Fatalf("deploy: %q %v", op, err)
+	}
+	eventually(t, "deploy", func() bool { done, err := e.b.PollOperation(ctx, op); return done && err == nil })
+	epName := "projects/" + e.emu.ProjectNumber() + "/locations/europe-west1/endpoints/" + endpointID("demo-returns")
+	ep, err := e.b.endpoints.GetEndpoint(ctx, &aiplatformpb.GetEndpointRequest{Name: epName})
+	if err != nil || len(ep.GetDeployedModels()) != 1 {
+		t.Fatalf("endpoint after deploy: %v %v", ep, err)
+	}
+	first := ep.GetDeployedModels()[0].GetId()
+	second, err := e.b.endpoints.DeployModel(ctx, &aiplatformpb.DeployModelRequest{
+		Endpoint: epName,
+		DeployedModel: &aiplatformpb.DeployedModel{Model: e.model, PredictionResources: &aiplatformpb.DeployedModel_DedicatedResources{DedicatedResources: &aiplatformpb.DedicatedResources{
+			MachineSpec: &aiplatformpb.MachineSpec{MachineType: "n1-standard-2"}, MinReplicaCount: 1,
+		}}},
+		TrafficSplit: map[string]int32{first: 50, "0": 50},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.emu.DeployedModels(); n != 2 {
+		t.Fatalf("%d deployments, want 2", n)
+	}
+	for i := 0; ; i++ {
+		op, err := e.b.Undeploy(ctx, e.model)
+		if err != nil {
+			t.Fatalf("undeploy %d: %v", i+1, err)
+		}
+		if op == "" {
+			break
+		}
+		eventually(t, "undeploy", func() bool {
+			done, err := e.b.PollOperation(ctx, op)
+			if err != nil {
+				t.Fatalf("undeploy %d: %v", i+1, err)
+			}
+			return done
+		})
+		if i > 2 {
+			t.Fatal("undeploy never ends")
+		}
+	}
+	if n := e.emu.DeployedModels(); n != 0 {
+		t.Fatalf("%d deployments after undeploy, want 0", n)
 	}
 }

@@ -36,7 +36,7 @@ func newEnv(t *testing.T, opts vertexemu.Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
-	b, err := New(ctx, Config{Project: "proj", Location: "europe-west1", Storage: gcs, Target: "returned", MaxInstances: 2},
+	b, err := New(ctx, Config{Project: "proj", Location: "europe-west1", Storage: gcs, MaxInstances: 2},
 		option.WithEndpoint(emu.Addr()),
 		option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
@@ -66,9 +66,10 @@ func eventually(t *testing.T, what string, f func() bool) {
 	}
 }
 
-const header = "date,store_id,item_id,category,price,quantity,promo,note,_row"
+const header = "date,store_id,item_id,category,price,quantity,promo,note,dropcast_row"
 
-// sample is clean rows with their _row keys: 2..5 good, 6 lacks a price.
+// sample is a clean part (every non-empty field quoted, as preprocess writes
+// it) and its rows with their keys: 2..5 good, 6 lacks a price.
 func sample() (string, [][]string) {
 	rows := [][]string{
 		{"2024-01-02", "1", "SKU-1", "apparel", "99.50", "1", "true", "gift, wrapped", "2"},
@@ -78,13 +79,12 @@ func sample() (string, [][]string) {
 		{"2024-01-06", "5", "SKU-5", "home", "", "1", "false", "", "6"},
 	}
 	var sb strings.Builder
-	sb.WriteString(header + "\n")
-	for _, r := range rows {
+	for _, r := range append([][]string{strings.Split(header, ",")}, rows...) {
 		for i, v := range r {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
-			if strings.Contains(v, ",") {
+			if v != "" {
 				v = `"` + v + `"`
 			}
 			sb.WriteString(v)

@@ -36,10 +36,6 @@ type Config struct {
 	// MaxInstances caps the instances of one online Predict call; Predict
 	// splits larger inputs (default 100).
 	MaxInstances int
-	// Target names the prediction column WriteOutput writes,
-	// predicted_<Target> (default "target"). ReadOutput finds the column by
-	// its predicted_ prefix, whatever the target.
-	Target string
 }
 
 // The compiler checks that Backend implements the contract.
@@ -71,9 +67,6 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Backend
 	}
 	if cfg.MaxInstances <= 0 {
 		cfg.MaxInstances = 100
-	}
-	if cfg.Target == "" {
-		cfg.Target = "target"
 	}
 	all := append([]option.ClientOption{option.WithEndpoint(cfg.Location + "-aiplatform.googleapis.com:443")}, opts...)
 	b := &Backend{cfg: cfg}
