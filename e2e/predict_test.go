@@ -3,7 +3,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
+	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -11,12 +14,15 @@ import (
 	"time"
 
 	"github.com/dropcast/dropcast/shared/config"
+	"github.com/dropcast/dropcast/shared/conformance"
 	"github.com/dropcast/dropcast/shared/emulator/automlemu"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/holds"
 	"github.com/dropcast/dropcast/shared/localstack"
+	"github.com/dropcast/dropcast/shared/model"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
+	"github.com/dropcast/dropcast/shared/spec"
 )
 
 const demoModel = "projects/" + sample.Project + "/locations/us-central1/models/" + sample.ModelID
@@ -171,4 +177,91 @@ func TestRunsSharingAModelBothPredictEverythingAndTheLastUndeploys(t *testing.T)
 	if h := holdRecord(t, s, "vertex"); len(h.Holders) != 0 || h.Deployed || h.Undeploy != nil {
 		t.Fatalf("hold record after both runs: %+v", h)
 	}
+}
+
+// TestSampleBatchWritesTheDocumentedLayout runs the sample in the default
+// mode (Vertex AI, batch) and checks the run's predictions are where and as
+// Google documents them (fixtures vertex-batch-output-dir and
+// vertex-batch-output-classification): a directory
+// prediction-<model display name>-<YYYY-MM-DDThh:mm:ss.sssZ> holding
+// predictions_1.csv, whose header is every input column plus one
+// <target>_<class>_score column per class.
+func TestSampleBatchWritesTheDocumentedLayout(t *testing.T) {
+	t.Parallel()
+	s := mustStack(t, localstack.Options{})
+	r := dropAndWait(t, s, sampleObject(), sample.CSV)
+	if r.Status != run.Succeeded {
+		t.Fatalf("run %s: %s %+v", r.ID, r.Status, r.Error)
+	}
+	dir := r.Outputs["predictions"]
+	pattern := strings.TrimSpace(string(conformance.Load(t, "vertex-batch-output-dir").MustFile(t, "pattern.txt")))
+	re := regexp.MustCompile(strings.Replace(pattern, "MODEL", sample.ModelID, 1))
+	if !re.MatchString(path.Base(dir)) {
+		t.Fatalf("predictions directory %q, want a name matching %s", dir, re)
+	}
+	first := dir + "/predictions_1.csv"
+	recs, err := csv.NewReader(bytes.NewReader(readObject(t, s, first))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := spec.Parse(sample.SpecName, sample.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := p.CleanHeader()
+	m := model.Demo()
+	for _, class := range m.Classes() {
+		want = append(want, m.Target()+"_"+class+"_score")
+	}
+	if !slices.Equal(slices.Sorted(slices.Values(recs[0])), slices.Sorted(slices.Values(want))) {
+		t.Fatalf("%s header %q, want the columns %q", first, recs[0], want)
+	}
+}
+
+// TestOnlineSpecNamingTheProjectEitherWay runs online predictions with a
+// spec that names the model's project by ID and one that names it by
+// number (the form the services answer with), on both backends: each run
+// succeeds and leaves nothing deployed.
+func TestOnlineSpecNamingTheProjectEitherWay(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"vertex", "automl"} {
+		for _, form := range []string{"id", "number"} {
+			t.Run(backend+"-"+form, func(t *testing.T) {
+				t.Parallel()
+				specs := predictSpec(backend, "online")
+				if form == "number" {
+					number := projectNumberOf(t, backend)
+					s := bytes.Replace(specs[sample.SpecName], []byte("projects/"+sample.Project+"/"), []byte("projects/"+number+"/"), 1)
+					if bytes.Equal(s, specs[sample.SpecName]) {
+						t.Fatal("the sample spec does not name its model's project by ID")
+					}
+					specs[sample.SpecName] = s
+				}
+				st := mustStack(t, localstack.Options{Specs: specs})
+				r := dropAndWait(t, st, sampleObject(), sample.CSV)
+				checkPredictedEverything(t, st, r, "online")
+				awaitUndeployed(t, st, backend)
+			})
+		}
+	}
+}
+
+// projectNumberOf is the number backend's emulator gives the local stack's
+// project, read from an emulator of its own.
+func projectNumberOf(t *testing.T, backend string) string {
+	t.Helper()
+	if backend == "automl" {
+		srv, err := automlemu.Start(automlemu.Options{Project: localstack.Project, Location: localstack.Region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		return srv.ProjectNumber()
+	}
+	srv, err := vertexemu.Start(vertexemu.Options{Project: localstack.Project, Location: localstack.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	return srv.ProjectNumber()
 }
