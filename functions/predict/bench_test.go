@@ -66,7 +66,7 @@ func BenchmarkOnline(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer srv.Close()
-	be, err := vertex.New(ctx, vertex.Config{Project: srv.Project(), Location: srv.Location(), Storage: gcs}, platform.GRPCEmulator(srv.Addr())...)
+	be, err := vertex.New(ctx, vertex.Config{Project: srv.Project(), Location: srv.Location(), Storage: gcs}, platform.GRPCEmulator(srv.Addr(), "")...)
 	if err != nil {
 		b.Fatal(err)
 	}

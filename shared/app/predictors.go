@@ -51,13 +51,13 @@ func (s *predictorSet) close() {
 func newBackend(ctx context.Context, a *App, backend string) (predictor.Backend, func() error, error) {
 	switch backend {
 	case spec.Vertex:
-		b, err := vertex.New(ctx, vertex.Config{Project: a.Config.Project, Location: a.Config.Region, Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.VertexEndpoint)...)
+		b, err := vertex.New(ctx, vertex.Config{Project: a.Config.Project, Location: a.Config.Region, Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.VertexEndpoint, a.Config.EmulatorIdentity)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("vertex backend: %w", err)
 		}
 		return b, b.Close, nil
 	case spec.AutoML:
-		b, err := automl.New(ctx, automl.Config{Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.AutoMLEndpoint)...)
+		b, err := automl.New(ctx, automl.Config{Storage: a.Clients.Storage}, platform.GRPCEmulator(a.Config.AutoMLEndpoint, a.Config.EmulatorIdentity)...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("automl backend: %w", err)
 		}

@@ -70,6 +70,11 @@ type Config struct {
 	PubSubEndpoint   string `env:"DROPCAST_PUBSUB_ENDPOINT"`
 	VertexEndpoint   string `env:"DROPCAST_VERTEX_ENDPOINT"`
 	AutoMLEndpoint   string `env:"DROPCAST_AUTOML_ENDPOINT"`
+	// EmulatorIdentity is the service account the clients name to the
+	// emulators, as the bearer token of every call, so that they can check
+	// the call against the Terraform's IAM (the local stack gives each
+	// function its own). The real services never see it.
+	EmulatorIdentity string `env:"DROPCAST_EMULATOR_IDENTITY"`
 
 	// SlackWebhookURL receives Slack notifications; a secret, never logged.
 	SlackWebhookURL string `env:"DROPCAST_SLACK_WEBHOOK" secret:"true"`

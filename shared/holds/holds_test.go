@@ -114,7 +114,7 @@ func vertexEnv(t *testing.T, gcs *storage.Client) (*vertexemu.Server, predictor.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	b, err := vertex.New(context.Background(), vertex.Config{Project: srv.Project(), Location: srv.Location(), Storage: gcs}, platform.GRPCEmulator(srv.Addr())...)
+	b, err := vertex.New(context.Background(), vertex.Config{Project: srv.Project(), Location: srv.Location(), Storage: gcs}, platform.GRPCEmulator(srv.Addr(), "")...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,10 +69,25 @@ type Options struct {
 	Chaos *Chaos
 }
 
+// Functions are the functions the stack serves, each as its own App with
+// the identity Terraform gives it (infra/iam.tf's accounts).
+var Functions = []string{"ingest", "preprocess", "load", "predict", "postprocess", "export", "trigger", "notify", "sweep", "status"}
+
+// Identity is the service account email Terraform gives function fn, with
+// the default name_prefix of infra/variables.tf.
+func Identity(fn string) string {
+	return "dropcast-" + fn + "@" + Project + ".iam.gserviceaccount.com"
+}
+
 // Stack is a running local deployment.
 type Stack struct {
-	Config  config.Config
-	App     *app.App
+	Config config.Config
+	// App is the developer's: provisioning, the command line and tests use
+	// it, with no identity (an owner of the local project).
+	App *app.App
+	// Apps are the functions', by name (Functions), each calling the
+	// emulators as its own service account.
+	Apps    map[string]*app.App
 	GCS     *gcsemu.Server
 	PubSub  *pubsubemu.Server
 	Tasks   *tasksemu.Server
@@ -205,6 +220,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.App.Close)
+	s.Apps = map[string]*app.App{}
+	for _, fn := range Functions {
+		c := s.Config
+		c.EmulatorIdentity = Identity(fn)
+		a, err := app.New(ctx, c, app.Options{Log: opts.Log, SpecTTL: time.Hour, Faults: faults})
+		if err != nil {
+			return nil, fmt.Errorf("localstack: %s: %w", fn, err)
+		}
+		s.closers = append(s.closers, a.Close)
+		s.Apps[fn] = a
+	}
 	if err := s.provision(ctx, opts.Specs); err != nil {
 		return nil, err
 	}

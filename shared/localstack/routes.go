@@ -21,18 +21,19 @@ import (
 )
 
 // routes serves every HTTP function at /NAME, as functions-framework does
-// when it serves several functions in one process.
+// when it serves several functions in one process; each runs on its own
+// App, as its own service account.
 func (s *Stack) routes() http.Handler {
-	k := s.App.Kernel
+	a := s.Apps
 	mux := http.NewServeMux()
-	mux.Handle("/preprocess", k.Handler(preprocess.New(s.App)))
-	mux.Handle("/load", k.Handler(load.New(s.App)))
-	mux.Handle("/predict", k.Handler(predict.New(s.App)))
-	mux.Handle("/postprocess", k.Handler(postprocess.New(s.App)))
-	mux.Handle("/export", k.Handler(export.New(s.App)))
-	mux.Handle("/sweep", sweep.New(s.App))
-	mux.Handle("/trigger", trigger.New(s.App))
-	st := status.New(s.App)
+	mux.Handle("/preprocess", a["preprocess"].Kernel.Handler(preprocess.New(a["preprocess"])))
+	mux.Handle("/load", a["load"].Kernel.Handler(load.New(a["load"])))
+	mux.Handle("/predict", a["predict"].Kernel.Handler(predict.New(a["predict"])))
+	mux.Handle("/postprocess", a["postprocess"].Kernel.Handler(postprocess.New(a["postprocess"])))
+	mux.Handle("/export", a["export"].Kernel.Handler(export.New(a["export"])))
+	mux.Handle("/sweep", sweep.New(a["sweep"]))
+	mux.Handle("/trigger", trigger.New(a["trigger"]))
+	st := status.New(a["status"])
 	mux.Handle("/status/", st)
 	mux.Handle("/status", st)
 	return mux
@@ -57,11 +58,11 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 				}
 			}
 			if opts.Chaos != nil && opts.Chaos.EventCopies > 1 {
-				return deliverCopies(ctx, opts.Chaos.EventCopies, func() error { return ingest.Handle(ctx, s.App, e) })
+				return deliverCopies(ctx, opts.Chaos.EventCopies, func() error { return ingest.Handle(ctx, s.Apps["ingest"], e) })
 			}
-			return ingest.Handle(ctx, s.App, e)
+			return ingest.Handle(ctx, s.Apps["ingest"], e)
 		}},
-		{EventsTopic, "notify", false, func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.App, e) }},
+		{EventsTopic, "notify", false, func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.Apps["notify"], e) }},
 	}
 	if opts.OnEvent != nil {
 		subs = append(subs, sub{EventsTopic, "local-events", false, func(ctx context.Context, e event.Event) error {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"cloud.google.com/go/bigquery"
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
@@ -28,47 +29,79 @@ type Clients struct {
 }
 
 // GRPCEmulator returns the options that point a gRPC client at an emulator
-// (plaintext, no credentials), or none for the real service.
-func GRPCEmulator(endpoint string) []option.ClientOption {
+// (plaintext, no Google credentials; identity, if set, as the bearer token
+// of every call), or none for the real service.
+func GRPCEmulator(endpoint, identity string) []option.ClientOption {
 	if endpoint == "" {
 		return nil
 	}
-	return []option.ClientOption{
+	opts := []option.ClientOption{
 		option.WithEndpoint(endpoint),
 		option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 	}
+	if identity != "" {
+		opts = append(opts, option.WithGRPCDialOption(grpc.WithPerRPCCredentials(bearer(identity))))
+	}
+	return opts
 }
 
-// RESTEmulator returns the options that point an HTTP client at an emulator.
-func RESTEmulator(endpoint string) []option.ClientOption {
+// RESTEmulator returns the options that point an HTTP client at an emulator
+// (identity, if set, as the bearer token of every request).
+func RESTEmulator(endpoint, identity string) []option.ClientOption {
 	if endpoint == "" {
 		return nil
 	}
-	return []option.ClientOption{option.WithEndpoint(endpoint), option.WithoutAuthentication()}
+	if identity == "" {
+		return []option.ClientOption{option.WithEndpoint(endpoint), option.WithoutAuthentication()}
+	}
+	client := &http.Client{Transport: bearerTransport{identity: identity, next: http.DefaultTransport}}
+	return []option.ClientOption{option.WithEndpoint(endpoint), option.WithHTTPClient(client)}
+}
+
+// bearer sends an identity as gRPC per-call credentials, over plaintext.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
+
+// bearerTransport sends an identity as every HTTP request's bearer token.
+type bearerTransport struct {
+	identity string
+	next     http.RoundTripper
+}
+
+func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+t.identity)
+	return t.next.RoundTrip(r)
 }
 
 // Connect creates the clients.
 func Connect(ctx context.Context, cfg config.Config) (*Clients, error) {
 	var c Clients
 	var err error
-	sopts := RESTEmulator(cfg.StorageEndpoint)
+	id := cfg.EmulatorIdentity
+	sopts := RESTEmulator(cfg.StorageEndpoint, id)
 	if cfg.StorageEndpoint != "" {
 		sopts = append(sopts, storage.WithJSONReads())
 	}
 	if c.Storage, err = storage.NewClient(ctx, sopts...); err != nil {
 		return nil, fmt.Errorf("storage.NewClient: %w", err)
 	}
-	if c.Tasks, err = cloudtasks.NewClient(ctx, GRPCEmulator(cfg.TasksEndpoint)...); err != nil {
+	if c.Tasks, err = cloudtasks.NewClient(ctx, GRPCEmulator(cfg.TasksEndpoint, id)...); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("cloudtasks.NewClient: %w", err)
 	}
-	if c.BigQuery, err = bigquery.NewClient(ctx, cfg.Project, RESTEmulator(cfg.BigQueryEndpoint)...); err != nil {
+	if c.BigQuery, err = bigquery.NewClient(ctx, cfg.Project, RESTEmulator(cfg.BigQueryEndpoint, id)...); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("bigquery.NewClient: %w", err)
 	}
 	c.BigQuery.Location = cfg.BigQueryLocation
-	if c.PubSub, err = pubsub.NewClient(ctx, cfg.Project, GRPCEmulator(cfg.PubSubEndpoint)...); err != nil {
+	if c.PubSub, err = pubsub.NewClient(ctx, cfg.Project, GRPCEmulator(cfg.PubSubEndpoint, id)...); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("pubsub.NewClient: %w", err)
 	}
