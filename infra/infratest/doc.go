@@ -26,7 +26,8 @@
 //     Expect.Trigger with the invoker's OIDC token, in the spec's time zone,
 //     with retries.
 //
-// The expected service account roles are not derived from anything: they are
-// the table the caller passes in Expect, so a change to the grants in
-// infra/iam.tf must be made twice, once in each place, and reviewed.
+// The grants are not copied anywhere: local.sa_roles in infra/iam.tf is their
+// one table, the IAM resources must apply it exactly, and TestGrantsFollowUse
+// holds it to the calls the e2e suite made under IAM enforcement
+// (infra/iam-usage.json): every call granted, every grant used.
 package infratest
