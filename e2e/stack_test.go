@@ -29,6 +29,7 @@ func mustStack(t *testing.T, opts localstack.Options) *localstack.Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
+	recordIAM(s)
 	return s
 }
 

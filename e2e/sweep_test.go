@@ -159,7 +159,19 @@ func TestSweepFailsRunThatKeepsStallingAndAnnouncesItOnce(t *testing.T) {
 
 func TestSweepUndeploysModelLeftByCrashedRun(t *testing.T) {
 	t.Parallel()
+	for _, backend := range []string{"vertex", "automl"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			sweepUndeploys(t, backend)
+		})
+	}
+}
+
+// sweepUndeploys leaves backend's model deployed and held by a run that
+// ended, and checks the sweep undeploys it, once.
+func sweepUndeploys(t *testing.T, backend string) {
 	s := mustStack(t, localstack.Options{
+		Specs:     predictSpec(backend, "online"),
 		LoseEvent: func(string) bool { return true },
 		Configure: func(c *config.Config) { shortBudget(c); c.UndeployGrace = 0 },
 	})
@@ -176,11 +188,14 @@ func TestSweepUndeploysModelLeftByCrashedRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	model := s.Vertex.ModelName(sample.ModelID)
+	if backend == "automl" {
+		model = s.AutoML.ModelName(sample.ModelID)
+	}
 	models := holds.NewStore(s.Storage, localstack.StateBucket)
-	if _, err := models.Acquire(ctx, "vertex", model, holds.Holder(r.ID, r.Epoch)); err != nil {
+	if _, err := models.Acquire(ctx, backend, model, holds.Holder(r.ID, r.Epoch)); err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.App.Predictor(ctx, "vertex")
+	b, err := s.App.Predictor(ctx, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,11 +208,11 @@ func TestSweepUndeploysModelLeftByCrashedRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if s.Vertex.DeployedModels() != 1 {
+	if deployedModels(s, backend) != 1 {
 		t.Fatal("the model did not deploy")
 	}
 	var undeployed []string
-	for s.Vertex.DeployedModels() != 0 {
+	for deployedModels(s, backend) != 0 {
 		if ctx.Err() != nil {
 			t.Fatalf("still deployed after sweeping; sweeps undeployed %v", undeployed)
 		}

@@ -2,8 +2,14 @@
 #   invoker: the identity in the OIDC tokens Cloud Tasks and Cloud Scheduler
 #            send; the only principal with run.invoker on the HTTP steps;
 #   builder: the identity Cloud Build builds the functions as.
-# local.sa_roles is the single list of grants; infra/infratest compares it
-# with its own table, so a change here is a reviewed change there too.
+# local.sa_roles is the single list of grants. The local stack reads it too
+# (infra/iam.go embeds this file; shared/emulator/iamemu builds its policy from
+# it), so every emulator refuses a call that these grants do not allow, with
+# the permissions of each role as Google's predefined-roles reference lists
+# them (shared/emulator/iamemu/roles.json). Every grant is justified by the
+# calls the e2e suite made (infra/iam-usage.json, TestGrantsFollowUse): the
+# state bucket takes roles/storage.objectUser (objects only, no IAM or ACL
+# control), run records being created, replaced and their markers deleted.
 
 locals {
   # Account => where the role is granted => roles. Places:
@@ -19,25 +25,29 @@ locals {
   sa_roles = {
     ingest = {
       project = ["roles/eventarc.eventReceiver"]
-      inbox   = ["roles/storage.objectViewer"]
-      state   = ["roles/storage.objectAdmin"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
     preprocess = {
       inbox   = ["roles/storage.objectViewer"]
-      state   = ["roles/storage.objectAdmin"]
-      work    = ["roles/storage.objectAdmin"]
+      state   = ["roles/storage.objectUser"]
+      work    = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
+    # inbox: run.CheckSuperseded reads the source object's metadata
+    # (storage.objects.get) before the partition is written. work: the load
+    # job reads the clean parts as its creator, which needs storage.buckets.get
+    # too (legacyBucketReader) besides objects.get and objects.list.
     load = {
       project = ["roles/bigquery.jobUser"]
       dataset = ["roles/bigquery.dataEditor"]
-      work    = ["roles/storage.objectViewer"]
-      state   = ["roles/storage.objectAdmin"]
+      inbox   = ["roles/storage.objectViewer"]
+      work    = ["roles/storage.objectViewer", "roles/storage.legacyBucketReader"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
@@ -45,31 +55,36 @@ locals {
     predict = {
       project = ["roles/aiplatform.user"]
       automl  = ["roles/automl.editor"]
-      dataset = ["roles/bigquery.dataViewer"]
-      work    = ["roles/storage.objectAdmin"]
-      state   = ["roles/storage.objectAdmin"]
+      work    = ["roles/storage.objectUser"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
+    # inbox: run.CheckSuperseded reads the source object's metadata
+    # (storage.objects.get) before the results are written. results: the
+    # results table's load job reads the result parts as its creator
+    # (storage.buckets.get besides the objects).
     postprocess = {
       project = ["roles/bigquery.jobUser"]
       dataset = ["roles/bigquery.dataEditor"]
+      inbox   = ["roles/storage.objectViewer"]
       work    = ["roles/storage.objectViewer"]
-      results = ["roles/storage.objectAdmin"]
-      state   = ["roles/storage.objectAdmin"]
+      results = ["roles/storage.objectUser", "roles/storage.legacyBucketReader"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
     # Reads the schedule's table or query (jobs in this project; tables in the
     # dataset: grant dataViewer elsewhere yourself for queries that read other
-    # datasets) and writes the clean parts.
+    # datasets) and writes the clean parts (objectUser, not objectCreator: a
+    # retried segment rewrites its part, which needs storage.objects.delete).
     export = {
       project = ["roles/bigquery.jobUser"]
       dataset = ["roles/bigquery.dataViewer"]
-      work    = ["roles/storage.objectAdmin"]
-      state   = ["roles/storage.objectAdmin"]
+      work    = ["roles/storage.objectUser"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
@@ -77,21 +92,36 @@ locals {
     # Creates the run record (state also holds the specs it reads) and
     # enqueues the first step.
     trigger = {
-      state   = ["roles/storage.objectAdmin"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }
+    # state: reads the pipeline specs (storage.objects.list and get, through
+    # spec.Source) and creates one marker per announced event
+    # (functions/notify/marker.go: a write with ifGenerationMatch=0, so
+    # storage.objects.create only; notify never deletes or overwrites one).
+    # objectCreator gives create without delete. Google's objects.insert page
+    # says that a caller inserting over an existing name "must also have the
+    # storage.objects.delete permission to overwrite the existing object"; it
+    # does not say whether a write refused by ifGenerationMatch=0 (412) checks
+    # that first. Should a duplicate event get 403 instead of 412, the marker
+    # needs roles/storage.objectUser here.
+    # No roles/eventarc.eventReceiver: its Eventarc trigger routes direct
+    # Pub/Sub events, which do not need it (Eventarc, roles and permissions
+    # for Cloud Run functions targets).
     notify = {
-      project       = ["roles/eventarc.eventReceiver"]
+      state         = ["roles/storage.objectViewer", "roles/storage.objectCreator"]
       slack_webhook = ["roles/secretmanager.secretAccessor"]
       webhook       = ["roles/secretmanager.secretAccessor"]
     }
+    # inbox: lists it for files whose event was lost (storage.objects.list
+    # only, which legacyBucketReader gives without reading the data).
     sweep = {
       project = ["roles/aiplatform.user"]
       automl  = ["roles/automl.editor"]
-      inbox   = ["roles/storage.objectViewer"]
-      state   = ["roles/storage.objectAdmin"]
+      inbox   = ["roles/storage.legacyBucketReader"]
+      state   = ["roles/storage.objectUser"]
       queue   = ["roles/cloudtasks.enqueuer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]

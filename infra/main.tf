@@ -14,7 +14,16 @@
 
 locals {
   # Steps call each other at STEP_BASE_URL/NAME, which is exactly the URL
-  # shape of a Cloud Run function (gen2): https://REGION-PROJECT.cloudfunctions.net/NAME.
+  # shape of a Cloud Run function (gen2) created with the Cloud Functions v2
+  # API: https://REGION-PROJECT.cloudfunctions.net/NAME ("If the Cloud Run
+  # service was created as a function with the Cloud Functions v2 API, the
+  # service is also assigned a cloudfunctions.net URL",
+  # https://cloud.google.com/run/docs/triggering/https-request). Cloud Run
+  # ingress "Internal" admits Cloud Tasks and Cloud Scheduler only "if they're
+  # using the default run.app URL and not a custom domain"
+  # (https://cloud.google.com/run/docs/securing/ingress); nothing documents
+  # that they are admitted at this URL, so var.step_ingress defaults to
+  # ALLOW_ALL (IAM still admits only the invoker). See infra/README.md, Ingress.
   step_base_url = "https://${var.region}-${var.project_id}.cloudfunctions.net"
 
   specs_prefix = "specs/"
@@ -238,14 +247,56 @@ module "function" {
   event_trigger      = each.value.trigger
   invokers           = local.function_invokers[each.key]
 
-  # Roles must exist before deploy: the runtime checks secret access, and
-  # Eventarc checks the trigger identity and the GCS service agent.
+  # Roles must exist, and have propagated, before deploy: the runtime checks
+  # secret access, and Eventarc checks the trigger identity and the GCS
+  # service agent (time_sleep.iam_propagation below).
+  depends_on = [time_sleep.iam_propagation]
+}
+
+# A first apply enables the APIs and grants the roles moments before it creates
+# the functions. Both settle asynchronously: "access changes, such as granting
+# a role or denying a permission, are eventually consistent ... Typically 2
+# minutes, potentially 7 minutes or longer"
+# (https://cloud.google.com/iam/docs/access-change-propagation), and the
+# Eventarc service agent appears some time after eventarc.googleapis.com is
+# enabled (users report "Permission denied while using the Eventarc Service
+# Agent" on first applies; no Google page we found states a delay for it, so
+# the wait below covers it by the IAM figure). Google's own Terraform samples wait with
+# time_sleep for exactly this: the provider's google_cloudfunctions2_function
+# example "cloudfunctions2_basic_builder" ("# builder permissions need to
+# stablize before it can pull the source zip", time_sleep 60s;
+# https://github.com/GoogleCloudPlatform/magic-modules/blob/main/mmv1/templates/terraform/examples/cloudfunctions2_basic_builder.tf.tmpl)
+# and the Eventarc sample "Add a delay to allow for service agent and IAM
+# permissions propagation" (time_sleep; https://github.com/terraform-google-modules/terraform-docs-samples/blob/main/eventarc/use_cmek/advanced/main.tf).
+# The sleep runs when it is created and again whenever the set of grants
+# changes (triggers), so a later apply that adds a grant also waits for it.
+# Every grant is waited for, not only those the deploy checks, so that the
+# first run after apply (dropcast smoke) does not race the runtime grants.
+resource "time_sleep" "iam_propagation" {
+  create_duration = "${var.iam_propagation_seconds}s"
+
+  triggers = {
+    apis = join(",", sort(keys(google_project_service.api)))
+    grants = join(",", sort(concat(
+      keys(google_project_iam_member.sa),
+      keys(google_storage_bucket_iam_member.sa),
+      keys(google_secret_manager_secret_iam_member.sa),
+      keys(google_pubsub_topic_iam_member.sa),
+      keys(google_bigquery_dataset_iam_member.sa),
+      keys(google_cloud_tasks_queue_iam_member.sa),
+      keys(google_service_account_iam_member.sa),
+    )))
+  }
+
   depends_on = [
     google_project_service.api,
     google_project_iam_member.sa,
     google_storage_bucket_iam_member.sa,
     google_secret_manager_secret_iam_member.sa,
     google_pubsub_topic_iam_member.sa,
+    google_bigquery_dataset_iam_member.sa,
+    google_cloud_tasks_queue_iam_member.sa,
+    google_service_account_iam_member.sa,
     google_project_iam_member.gcs_agent_pubsub,
   ]
 }

@@ -39,8 +39,18 @@ resource "google_pubsub_topic" "events" {
 }
 
 # Webhook secrets: Terraform creates the secrets only, never a version, so no
-# webhook URL is ever in Terraform state. Add one with
-#   gcloud secrets versions add PREFIX-slack-webhook --data-file=-
+# webhook URL is ever in Terraform state. notify mounts a secret only when it
+# is listed in var.notify_secrets (default none): a function that mounts
+# version "latest" of a secret without versions fails to deploy. Order:
+#   1. terraform apply               (creates the secrets; notify mounts none)
+#   2. gcloud secrets versions add PREFIX-slack-webhook --data-file=-
+#   3. notify_secrets = ["DROPCAST_SLACK_WEBHOOK"]; terraform apply
+# The order rests on Cloud Run's "Configure secrets for services": "If the
+# secret is an environment variable, Cloud Run retrieves the value of the
+# secret prior to starting the instance. If the secret retrieval process
+# fails, the instance doesn't start."
+# (https://cloud.google.com/run/docs/configuring/secrets). A secret without a
+# version has no value to retrieve, so notify's revision never becomes ready.
 resource "google_secret_manager_secret" "slack_webhook" {
   secret_id = "${var.name_prefix}-slack-webhook"
 
@@ -140,4 +150,13 @@ resource "google_cloud_scheduler_job" "run" {
 
   # trigger reads the spec from the state bucket when the job fires.
   depends_on = [module.function, google_storage_bucket_object.spec]
+}
+
+# step_ingress = ALLOW_INTERNAL_ONLY is accepted but not documented to work
+# with the cloudfunctions.net step URLs (infra/README.md, Ingress): warn.
+check "step_ingress_internal" {
+  assert {
+    condition     = var.step_ingress != "ALLOW_INTERNAL_ONLY"
+    error_message = "step_ingress = ALLOW_INTERNAL_ONLY: Cloud Run documents that Cloud Tasks and Cloud Scheduler are internal only at the run.app URL, and the steps call each other at the cloudfunctions.net URL; runs may stop at their first step (infra/README.md, Ingress)."
+  }
 }

@@ -67,3 +67,8 @@ output "scheduled_runs" {
   description = "Cloud Scheduler job of every schedule in the pipeline specs, by PIPELINE/SCHEDULE."
   value       = { for k, j in google_cloud_scheduler_job.run : k => j.name }
 }
+
+output "dropcast_env" {
+  description = "The deployment's DROPCAST_* configuration (no secrets) for the command line: export $(terraform -chdir=infra output -raw dropcast_env), then dropcast runs … or dropcast smoke."
+  value       = join(" ", [for k in sort(keys(local.function_env)) : "${k}=${local.function_env[k]}"])
+}

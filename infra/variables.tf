@@ -203,9 +203,9 @@ variable "enable_automl" {
 }
 
 variable "notify_secrets" {
-  description = "Secret environment variables mounted on notify. Each needs a secret version before apply (see README.md); [] deploys notify without Slack."
+  description = "Secret environment variables mounted on notify. The default [] deploys notify without webhooks, so a first apply needs no hand step. To turn one on: apply once (Terraform creates the secret), add a version with gcloud, then list it here and apply again; a listed secret without a version fails the deploy (see infra/README.md)."
   type        = list(string)
-  default     = ["DROPCAST_SLACK_WEBHOOK"]
+  default     = []
 
   validation {
     condition     = alltrue([for s in var.notify_secrets : contains(["DROPCAST_SLACK_WEBHOOK", "DROPCAST_WEBHOOK_URL"], s)])
@@ -214,9 +214,9 @@ variable "notify_secrets" {
 }
 
 variable "step_ingress" {
-  description = "Ingress of every function but status. ALLOW_INTERNAL_ONLY admits Cloud Tasks, Cloud Scheduler, Eventarc and Pub/Sub of this project and nothing from the internet; IAM applies either way."
+  description = "Ingress of every function but status. ALLOW_ALL (default): the network admits every request and IAM admits only the invoker service account (HTTP steps) or the trigger's identity (event-driven). ALLOW_INTERNAL_ONLY is documented to admit Cloud Tasks and Cloud Scheduler only at the run.app URL, and the steps call each other at the cloudfunctions.net URL (DROPCAST_STEP_BASE_URL): see infra/README.md, Ingress."
   type        = string
-  default     = "ALLOW_INTERNAL_ONLY"
+  default     = "ALLOW_ALL"
 
   validation {
     condition     = contains(["ALLOW_INTERNAL_ONLY", "ALLOW_ALL"], var.step_ingress)
@@ -232,5 +232,16 @@ variable "status_viewers" {
   validation {
     condition     = alltrue([for m in var.status_viewers : can(regex("^(user|group|serviceAccount|domain):.+$", m))])
     error_message = "status_viewers: members such as user:ana@example.com or group:ops@example.com; allUsers and allAuthenticatedUsers are not allowed."
+  }
+}
+
+variable "iam_propagation_seconds" {
+  description = "Seconds Terraform waits after enabling the APIs and granting the roles before it creates the functions (time_sleep.iam_propagation). IAM changes typically propagate in 2 minutes, potentially 7 or longer."
+  type        = number
+  default     = 120
+
+  validation {
+    condition     = var.iam_propagation_seconds >= 0 && var.iam_propagation_seconds <= 1800 && floor(var.iam_propagation_seconds) == var.iam_propagation_seconds
+    error_message = "iam_propagation_seconds: a whole number, 0 to 1800."
   }
 }

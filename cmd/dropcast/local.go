@@ -40,6 +40,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	budget := fs.Duration("budget", 0, "a step's time budget before it checkpoints and re-enqueues itself (0: the production default)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up on a run after this long")
 	verbose := fs.Bool("v", false, "print the functions' JSON logs on stderr")
+	noIAM := fs.Bool("no-iam", false, "don't enforce infra/iam.tf: by default every function calls the emulators as its own service account, and a call its roles do not allow is refused")
 	chaos := fs.Int64("chaos", 0, "inject a reproducible mix of faults derived from `SEED` (duplicates, crashes, 5xx, tiny budgets)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: dropcast local [--input FILE]... [--spec SPEC] [--out DIR] [--watch DIR]")
@@ -61,7 +62,7 @@ func cmdLocal(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 
 	p := &printer{w: stdout}
-	opts := localstack.Options{Specs: specFiles, OnEvent: p.event}
+	opts := localstack.Options{Specs: specFiles, OnEvent: p.event, NoIAM: *noIAM}
 	if *verbose {
 		opts.Log = logging.New(stderr, slog.LevelDebug)
 	}

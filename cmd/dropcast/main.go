@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"validate": {"check pipeline specs and report every problem", cmdValidate},
 		"clean":    {"clean a local CSV with a spec's rules", cmdClean},
 		"runs":     {"see and steer runs: list, show, rerun, backfill, watch", cmdRuns},
+		"smoke":    {"check a deployment end to end with the bundled sample", cmdSmoke},
 	}
 }
 

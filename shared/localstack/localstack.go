@@ -24,6 +24,7 @@ import (
 	"github.com/dropcast/dropcast/shared/emulator/bqemu"
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 	"github.com/dropcast/dropcast/shared/emulator/pubsubemu"
 	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
@@ -31,6 +32,7 @@ import (
 	"github.com/dropcast/dropcast/shared/kernel"
 	"github.com/dropcast/dropcast/shared/model"
 	"github.com/dropcast/dropcast/shared/sample"
+	"github.com/dropcast/dropcast/shared/spec"
 )
 
 // Names of what the stack creates.
@@ -67,17 +69,18 @@ type Options struct {
 	LoseEvent func(object string) bool
 	// Chaos injects a seeded mix of faults (see ChaosFor); nil injects none.
 	Chaos *Chaos
+	// NoIAM turns off IAM enforcement: by default every emulator checks
+	// each function's calls against the roles infra/iam.tf grants its
+	// service account, and refuses what they do not allow.
+	NoIAM bool
+	// IAMTerraform replaces infra/iam.tf as the source of the grants (a
+	// test's edited copy); nil reads infra/iam.tf.
+	IAMTerraform []byte
 }
 
 // Functions are the functions the stack serves, each as its own App with
 // the identity Terraform gives it (infra/iam.tf's accounts).
 var Functions = []string{"ingest", "preprocess", "load", "predict", "postprocess", "export", "trigger", "notify", "sweep", "status"}
-
-// Identity is the service account email Terraform gives function fn, with
-// the default name_prefix of infra/variables.tf.
-func Identity(fn string) string {
-	return "dropcast-" + fn + "@" + Project + ".iam.gserviceaccount.com"
-}
 
 // Stack is a running local deployment.
 type Stack struct {
@@ -87,7 +90,13 @@ type Stack struct {
 	App *app.App
 	// Apps are the functions', by name (Functions), each calling the
 	// emulators as its own service account.
-	Apps    map[string]*app.App
+	Apps map[string]*app.App
+	// Identities are the service accounts of infra/iam.tf by account name
+	// (the functions', the invoker's, the builder's).
+	Identities map[string]string
+	// IAM is the policy the emulators enforce: what each function was
+	// allowed and refused is in its Usage. Nil with Options.NoIAM.
+	IAM     *iamemu.Policy
 	GCS     *gcsemu.Server
 	PubSub  *pubsubemu.Server
 	Tasks   *tasksemu.Server
@@ -120,7 +129,18 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Specs == nil {
 		opts.Specs = map[string][]byte{sample.SpecName: sample.Spec}
 	}
+	set, err := spec.ParseSet(opts.Specs)
+	if err != nil {
+		return nil, fmt.Errorf("localstack: specs: %w", err)
+	}
 	s := &Stack{}
+	var authz iamemu.Authorizer
+	if !opts.NoIAM {
+		if s.IAM, s.Identities, err = policy(opts.IAMTerraform, set); err != nil {
+			return nil, err
+		}
+		authz = authorizer{s.IAM}
+	}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -139,7 +159,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		}
 	}
 	if s.GCS, err = gcsemu.StartWithNotification(&gcsemu.Notification{
-		PubSubHost: s.PubSub.Addr(), Project: Project, Topic: inboxTopic, Bucket: InboxBucket,
+		PubSubHost: s.PubSub.Addr(), Project: Project, Topic: inboxTopic, Bucket: InboxBucket, Identity: storageAgent,
 	}); err != nil {
 		return nil, err
 	}
@@ -160,6 +180,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.Vertex, err = vertexemu.Start(vertexemu.Options{
 		Project: Project, Location: Region, Storage: s.Storage, Models: models,
 		JobLatency: opts.Latency, DeployLatency: opts.Latency, UndeployLatency: opts.Latency,
+		Authorizer: authz,
 	}); err != nil {
 		return nil, fmt.Errorf("localstack: vertex emulator: %w", err)
 	}
@@ -167,6 +188,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if s.AutoML, err = automlemu.Start(automlemu.Options{
 		Project: Project, Location: Region, Storage: s.Storage, Models: models,
 		JobLatency: opts.Latency, DeployLatency: opts.Latency,
+		Authorizer: authz,
 	}); err != nil {
 		return nil, fmt.Errorf("localstack: automl emulator: %w", err)
 	}
@@ -174,7 +196,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if opts.Chaos != nil {
 		opts.TaskFaults = opts.Chaos.Tasks
 	}
-	if s.Tasks, err = tasksemu.Start(tasksemu.Options{Faults: opts.TaskFaults}); err != nil {
+	if s.Tasks, err = tasksemu.Start(tasksemu.Options{Faults: opts.TaskFaults, Authorizer: authz}); err != nil {
 		return nil, fmt.Errorf("localstack: cloud tasks emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.Tasks.Close() })
@@ -196,6 +218,10 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	c.StorageEndpoint, c.TasksEndpoint, c.BigQueryEndpoint = s.GCS.Endpoint(), s.Tasks.Addr(), s.BQ.Endpoint()
 	c.PubSubEndpoint, c.VertexEndpoint, c.AutoMLEndpoint = s.PubSub.Addr(), s.Vertex.Addr(), s.AutoML.Addr()
 	c.StatusURL = s.URL + "/status"
+	c.EmulatorIdentity = Developer
+	// Tasks carry the invoker's OIDC token, as deployed: enqueuing them
+	// needs iam.serviceAccounts.actAs on it (roles/iam.serviceAccountUser).
+	c.InvokerServiceAccount = s.Identities["invoker"]
 	var faults kernel.Faults
 	if ch := opts.Chaos; ch != nil {
 		if s.StorageProxy, err = faultproxy.Start(s.GCS.URL(), ch.Storage); err != nil {
@@ -223,7 +249,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	s.Apps = map[string]*app.App{}
 	for _, fn := range Functions {
 		c := s.Config
-		c.EmulatorIdentity = Identity(fn)
+		if s.IAM != nil {
+			c.EmulatorIdentity = s.Identities[fn]
+		}
 		a, err := app.New(ctx, c, app.Options{Log: opts.Log, SpecTTL: time.Hour, Faults: faults})
 		if err != nil {
 			return nil, fmt.Errorf("localstack: %s: %w", fn, err)
@@ -233,6 +261,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if err := s.provision(ctx, opts.Specs); err != nil {
 		return nil, err
+	}
+	if authz != nil {
+		s.GCS.SetAuthorizer(authz)
+		s.BQ.SetAuthorizer(authz)
+		s.PubSub.SetAuthorizer(authz)
 	}
 	if ch := opts.Chaos; ch != nil {
 		// Provisioning is Terraform's job and sees no faults; the functions do.

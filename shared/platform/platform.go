@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"cloud.google.com/go/bigquery"
 	cloudtasks "cloud.google.com/go/cloudtasks/apiv2"
@@ -18,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dropcast/dropcast/shared/config"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
 
 // Clients are the process's service clients.
@@ -41,7 +41,7 @@ func GRPCEmulator(endpoint, identity string) []option.ClientOption {
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
 	}
 	if identity != "" {
-		opts = append(opts, option.WithGRPCDialOption(grpc.WithPerRPCCredentials(bearer(identity))))
+		opts = append(opts, option.WithGRPCDialOption(iamemu.GRPCDialOption(identity)))
 	}
 	return opts
 }
@@ -52,32 +52,7 @@ func RESTEmulator(endpoint, identity string) []option.ClientOption {
 	if endpoint == "" {
 		return nil
 	}
-	if identity == "" {
-		return []option.ClientOption{option.WithEndpoint(endpoint), option.WithoutAuthentication()}
-	}
-	client := &http.Client{Transport: bearerTransport{identity: identity, next: http.DefaultTransport}}
-	return []option.ClientOption{option.WithEndpoint(endpoint), option.WithHTTPClient(client)}
-}
-
-// bearer sends an identity as gRPC per-call credentials, over plaintext.
-type bearer string
-
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "Bearer " + string(b)}, nil
-}
-
-func (bearer) RequireTransportSecurity() bool { return false }
-
-// bearerTransport sends an identity as every HTTP request's bearer token.
-type bearerTransport struct {
-	identity string
-	next     http.RoundTripper
-}
-
-func (t bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+t.identity)
-	return t.next.RoundTrip(r)
+	return append([]option.ClientOption{option.WithEndpoint(endpoint)}, iamemu.ClientOptions(identity)...)
 }
 
 // Connect creates the clients.

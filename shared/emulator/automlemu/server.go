@@ -30,6 +30,7 @@ import (
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/storage"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 	"github.com/dropcast/dropcast/shared/model"
 	"google.golang.org/grpc"
 )
@@ -65,6 +66,11 @@ type Options struct {
 	// RowsPerFile splits batch output into tables_1.csv, tables_2.csv, ...
 	// of at most this many rows (0: one file).
 	RowsPerFile int
+	// Authorizer, if set, checks every call's identity
+	// (iamemu.IdentityFromGRPC) for the permission AutoML documents for the
+	// method (see iamRules) on projects/Project; a refusal is
+	// PERMISSION_DENIED naming the permission. Nil: no checks.
+	Authorizer iamemu.Authorizer
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -97,7 +103,7 @@ func Start(opts Options) (*Server, error) {
 		st.close()
 		return nil, fmt.Errorf("automlemu: listen: %w", err)
 	}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(grpc.UnaryInterceptor(st.authorize))
 	automlpb.RegisterAutoMlServer(srv, &autoMLService{st: st})
 	automlpb.RegisterPredictionServiceServer(srv, &predictionService{st: st})
 	longrunningpb.RegisterOperationsServer(srv, &operationsService{st: st})

@@ -62,6 +62,8 @@ func statusText(code int) string {
 	switch code {
 	case http.StatusBadRequest:
 		return "INVALID_ARGUMENT"
+	case http.StatusForbidden:
+		return "PERMISSION_DENIED"
 	case http.StatusNotFound:
 		return "NOT_FOUND"
 	case http.StatusConflict:

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
+
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
 
 // job is one load or query job. The fields after done are written by the
@@ -19,6 +21,7 @@ import (
 type job struct {
 	project   string
 	id        string
+	identity  string // who created it (IAM)
 	location  string
 	config    *bq.JobConfiguration
 	created   time.Time
@@ -66,7 +69,12 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	j, err := s.createJob(project, &in)
+	id := iamemu.IdentityFromHTTP(r)
+	if err := s.checkInsert(id, project, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	j, err := s.createJob(project, id, &in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -74,9 +82,30 @@ func (s *Server) insertJob(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.jobResource(j))
 }
 
+// checkInsert checks the permissions jobs.insert needs (iam.go).
+func (s *Server) checkInsert(identity, project string, in *bq.Job) error {
+	if err := s.check(identity, "bigquery.jobs.create", projectResource(project)); err != nil {
+		return err
+	}
+	if in.Configuration == nil || in.Configuration.Load == nil || in.Configuration.Load.DestinationTable == nil {
+		return nil
+	}
+	dst := in.Configuration.Load.DestinationTable
+	p := dst.ProjectId
+	if p == "" {
+		p = project
+	}
+	for _, perm := range []string{"bigquery.tables.create", "bigquery.tables.updateData", "bigquery.tables.update"} {
+		if err := s.check(identity, perm, datasetResource(p, dst.DatasetId)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // createJob validates a job request, registers it (409 duplicate on a
-// repeated ID) and starts it.
-func (s *Server) createJob(project string, in *bq.Job) (*job, error) {
+// repeated ID) and starts it as identity's.
+func (s *Server) createJob(project, identity string, in *bq.Job) (*job, error) {
 	if in.Configuration == nil || (in.Configuration.Load == nil) == (in.Configuration.Query == nil) {
 		return nil, errUnsupported("job configuration: only load and query jobs are emulated")
 	}
@@ -117,6 +146,7 @@ func (s *Server) createJob(project string, in *bq.Job) (*job, error) {
 	j := &job{
 		project:  project,
 		id:       id,
+		identity: identity,
 		location: location,
 		config:   &config,
 		created:  now,
@@ -272,6 +302,9 @@ func (s *Server) awaitDue(ctx context.Context, j *job) {
 // getJob implements jobs.get.
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.lookupJob(r)
+	if err == nil {
+		err = s.checkJobAccess(r, j, "bigquery.jobs.get")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -283,6 +316,9 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
 // cancelJob implements jobs.cancel: a job not yet executed ends stopped.
 func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
 	j, err := s.lookupJob(r)
+	if err == nil {
+		err = s.checkJobAccess(r, j, "bigquery.jobs.update")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

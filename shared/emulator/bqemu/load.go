@@ -36,6 +36,10 @@ func (s *Server) executeLoad(j *job) {
 		j.fail(err)
 		return
 	}
+	if err := s.checkLoadSources(j); err != nil {
+		j.fail(err)
+		return
+	}
 	files, err := readSources(s.ctx, s.opts.Storage, spec.cfg.SourceUris)
 	if err != nil {
 		j.fail(err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
+
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
 
 // executeQuery runs a query job's SQL and stores its result.
@@ -23,6 +25,10 @@ func (s *Server) executeQuery(j *job) {
 	}
 	if q.DestinationTable != nil {
 		j.fail(errUnsupported("query destination tables"))
+		return
+	}
+	if err := s.checkQueryTable(j, q); err != nil {
+		j.fail(err)
 		return
 	}
 	res, err := s.evalQuery(j.project, q.DefaultDataset, q.Query)
@@ -45,6 +51,11 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	identity := iamemu.IdentityFromHTTP(r)
+	if err := s.check(identity, "bigquery.jobs.create", projectResource(project)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if in.DryRun {
 		s.writeError(w, r, errUnsupported("dry-run queries"))
 		return
@@ -64,7 +75,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	if j == nil {
 		var err error
-		j, err = s.createJob(project, &bq.Job{JobReference: ref, Configuration: &bq.JobConfiguration{
+		j, err = s.createJob(project, identity, &bq.Job{JobReference: ref, Configuration: &bq.JobConfiguration{
 			Labels: in.Labels,
 			Query: &bq.JobConfigurationQuery{
 				Query:           in.Query,
@@ -117,6 +128,9 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) {
 // getQueryResults implements jobs.getQueryResults.
 func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 	j, err := s.lookupJob(r)
+	if err == nil {
+		err = s.checkJobAccess(r, j, "bigquery.jobs.get")
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -151,6 +165,21 @@ func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 		TotalBytesProcessed: j.result.bytesProcessed,
 		ForceSendFields:     []string{"TotalRows", "TotalBytesProcessed"},
 	})
+}
+
+// checkQueryTable checks, as the job's creator, bigquery.tables.getData on
+// the dataset of the table the query reads (iam.go). A query that does not
+// parse is left to evalQuery's error.
+func (s *Server) checkQueryTable(j *job, q *bq.JobConfigurationQuery) error {
+	st, err := parseSelect(q.Query)
+	if err != nil {
+		return nil
+	}
+	tp, err := qualify(j.project, q.DefaultDataset, st.path)
+	if err != nil {
+		return nil
+	}
+	return s.check(j.identity, "bigquery.tables.getData", datasetResource(tp[0], tp[1]))
 }
 
 // awaitDone waits up to timeout for a job to finish and reports whether it

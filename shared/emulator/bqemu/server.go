@@ -4,7 +4,8 @@
 //
 // It covers datasets, tables (with DAY time partitioning and clustering),
 // asynchronous load jobs from Cloud Storage CSV files, tabledata.list with
-// paging, a small SQL subset for query jobs, and switchable faults. Anything
+// paging, a small SQL subset for query jobs, switchable faults, and, with an
+// iamemu.Authorizer set, IAM checks of every request (iam.go). Anything
 // outside that subset is answered with a 400 error whose message says it is
 // unsupported by the emulator, so a test never passes on behaviour BigQuery
 // would not show.
@@ -27,7 +28,9 @@ import (
 // Options configure a Server.
 type Options struct {
 	// Storage reads load-job source URIs (gs://bucket/object, with one '*'
-	// wildcard allowed in the object name).
+	// wildcard allowed in the object name). It reads as BigQuery itself
+	// (gcsemu's owner client); with an Authorizer set, the emulator checks
+	// the job creator's Cloud Storage permissions before reading (iam.go).
 	Storage *storage.Client
 	// JobLatency is how long a job takes to go from PENDING through RUNNING to
 	// DONE. Zero means a job reports RUNNING when inserted and DONE at the
@@ -54,6 +57,7 @@ type Server struct {
 	cancel   context.CancelFunc
 	jobsWG   sync.WaitGroup
 	serveErr chan error
+	authz    authz
 }
 
 // Start listens on 127.0.0.1 at a free port and serves until Close.
@@ -118,11 +122,14 @@ func (s *Server) routes() http.Handler {
 	}
 	const p = "/bigquery/v2/projects/{project}"
 	for path, methods := range map[string]map[string]http.HandlerFunc{
-		p + "/datasets":                               {"GET": s.listDatasets, "POST": s.insertDataset},
-		p + "/datasets/{dataset}":                     {"GET": s.getDataset, "DELETE": s.deleteDataset},
-		p + "/datasets/{dataset}/tables":              {"GET": s.listTables, "POST": s.insertTable},
-		p + "/datasets/{dataset}/tables/{table}":      {"GET": s.getTable, "PATCH": s.patchTable, "PUT": s.updateTable, "DELETE": s.deleteTable},
-		p + "/datasets/{dataset}/tables/{table}/data": {"GET": s.listTableData},
+		p + "/datasets":           {"GET": s.listDatasets, "POST": s.guard("bigquery.datasets.create", s.insertDataset)},
+		p + "/datasets/{dataset}": {"GET": s.guard("bigquery.datasets.get", s.getDataset), "DELETE": s.guard("bigquery.datasets.delete", s.deleteDataset)},
+		p + "/datasets/{dataset}/tables": {"GET": s.guard("bigquery.tables.list", s.listTables),
+			"POST": s.guard("bigquery.tables.create", s.insertTable)},
+		p + "/datasets/{dataset}/tables/{table}": {"GET": s.guard("bigquery.tables.get", s.getTable),
+			"PATCH": s.guard("bigquery.tables.update", s.patchTable), "PUT": s.guard("bigquery.tables.update", s.updateTable),
+			"DELETE": s.guard("bigquery.tables.delete", s.deleteTable)},
+		p + "/datasets/{dataset}/tables/{table}/data": {"GET": s.guard("bigquery.tables.getData", s.listTableData)},
 		p + "/jobs":              {"POST": s.insertJob},
 		p + "/jobs/{job}":        {"GET": s.getJob},
 		p + "/jobs/{job}/cancel": {"POST": s.cancelJob},

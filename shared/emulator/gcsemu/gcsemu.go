@@ -6,6 +6,9 @@
 // copy as Cloud Storage does, and publishes Pub/Sub notifications in the
 // documented form (notify.go).
 //
+// With an iamemu.Authorizer set (SetAuthorizer), the wrapping handler also
+// checks each request's IAM permissions as Cloud Storage does (iam.go).
+//
 // The Go client reads objects through the XML API, which fake-gcs-server only
 // routes when the Host header is its public host; the server's public host is
 // therefore set to its own listener address, and clients also use JSON reads.
@@ -13,6 +16,8 @@ package gcsemu
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +31,8 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
 
 // Server is a running emulator.
@@ -34,6 +41,7 @@ type Server struct {
 	http   *http.Server
 	url    string
 	notify *notifier
+	guard  *guard
 }
 
 // Notification makes the emulator publish Cloud Storage Pub/Sub notifications
@@ -44,6 +52,11 @@ type Notification struct {
 	Project    string
 	Topic      string
 	Bucket     string
+	// Identity is who publishes the notifications, sent as the bearer token
+	// of each publish: in Google Cloud, the project's Cloud Storage service
+	// agent (service-PROJECT_NUMBER@gs-project-accounts.iam.gserviceaccount.com),
+	// which needs pubsub.topics.publish on the topic. Empty: none sent.
+	Identity string
 }
 
 // Start listens on 127.0.0.1 at a free port.
@@ -74,11 +87,21 @@ func StartWithNotification(n *Notification) (*Server, error) {
 		ln.Close()
 		return nil, fmt.Errorf("gcsemu: start fake-gcs-server: %w", err)
 	}
-	h := &strict{fake: fake.HTTPHandler()}
+	owner, err := ownerToken()
+	if err != nil {
+		ln.Close()
+		fake.Stop()
+		return nil, err
+	}
+	g := &guard{owner: owner}
+	h := &strict{fake: fake.HTTPHandler(), guard: g}
 	if n != nil {
-		c, err := pubsub.NewClient(context.Background(), n.Project,
-			option.WithEndpoint(n.PubSubHost), option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+		popts := []option.ClientOption{option.WithEndpoint(n.PubSubHost), option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
+		if n.Identity != "" {
+			popts = append(popts, option.WithGRPCDialOption(iamemu.GRPCDialOption(n.Identity)))
+		}
+		c, err := pubsub.NewClient(context.Background(), n.Project, popts...)
 		if err != nil {
 			ln.Close()
 			fake.Stop()
@@ -88,7 +111,25 @@ func StartWithNotification(n *Notification) (*Server, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return &Server{fake: fake, http: srv, url: "http://" + host, notify: h.notify}, nil
+	return &Server{fake: fake, http: srv, url: "http://" + host, notify: h.notify, guard: g}, nil
+}
+
+// ownerToken is a bearer token no one else sends: the server's own clients'.
+func ownerToken() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("gcsemu: owner token: %w", err)
+	}
+	return "gcsemu-owner-" + hex.EncodeToString(b), nil
+}
+
+// SetAuthorizer makes the emulator check every request's IAM permissions
+// with a (nil: no checks, the default). Requests of the clients Client
+// returns are never checked.
+func (s *Server) SetAuthorizer(a iamemu.Authorizer) {
+	s.guard.mu.Lock()
+	defer s.guard.mu.Unlock()
+	s.guard.authz = a
 }
 
 // URL is the server's base URL, http://127.0.0.1:PORT.
@@ -102,9 +143,23 @@ func (s *Server) CreateBucket(name string) {
 	s.fake.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: name})
 }
 
-// Client returns a real storage client pointed at the emulator.
+// Client returns a real storage client pointed at the emulator, as its
+// owner: its requests are never IAM-checked. It is for provisioning, for
+// tests' own reads and writes, and for other emulators acting as Google
+// services (which check the caller's permissions themselves).
 func (s *Server) Client(ctx context.Context) (*storage.Client, error) {
-	return NewClient(ctx, s.Endpoint())
+	return s.ClientAs(ctx, s.guard.owner)
+}
+
+// ClientAs returns a real storage client that calls the emulator as
+// identity (its bearer token), checked when an Authorizer is set.
+func (s *Server) ClientAs(ctx context.Context, identity string) (*storage.Client, error) {
+	opts := append(iamemu.ClientOptions(identity), option.WithEndpoint(s.Endpoint()), storage.WithJSONReads())
+	c, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("gcsemu: storage.NewClient: %w", err)
+	}
+	return c, nil
 }
 
 // NewClient returns a storage client for an emulator endpoint.

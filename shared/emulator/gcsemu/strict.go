@@ -27,14 +27,20 @@ import (
 //   - Pub/Sub notifications (see notifier), published after the object is
 //     written, with the documented attributes and the JSON API object
 //     resource as payload.
+//   - IAM: with an Authorizer set, each request's permissions are checked
+//     first (iam.go).
 type strict struct {
 	fake   http.Handler
 	mu     sync.Mutex // serialises mutating requests
 	notify *notifier  // nil: no notifications
+	guard  *guard
 }
 
 func (s *strict) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if !s.authorize(w, r) {
+			return
+		}
 		if t, ok := parseTarget(r); ok {
 			if code, msg := s.check(t, r.URL.Query(), true); code != 0 {
 				writeError(w, code, msg)
@@ -45,6 +51,10 @@ func (s *strict) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	if !s.authorize(w, r) {
+		s.mu.Unlock()
+		return
+	}
 	if t, ok := parseTarget(r); ok {
 		if code, msg := s.check(t, r.URL.Query(), false); code != 0 {
 			s.mu.Unlock()

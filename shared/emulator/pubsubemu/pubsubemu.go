@@ -9,13 +9,15 @@
 // delivers (StorageEvent).
 //
 // pstest accepts messages Pub/Sub refuses; Start adds the documented
-// publish limits (limits.go).
+// publish limits (limits.go). With an iamemu.Authorizer set, each Publish is
+// checked for pubsub.topics.publish on its topic (iam.go).
 package pubsubemu
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -30,27 +32,45 @@ import (
 // Server is a running emulator.
 type Server struct {
 	srv     *pstest.Server
+	front   *grpc.Server // serves srv's implementation with IAM checks (iam.go)
+	addr    string       // front's address
 	project string
 	client  *pubsub.Client
+	authz   authz
 }
 
 // Start starts pstest on loopback for project.
 func Start(ctx context.Context, project string) (*Server, error) {
 	srv := pstest.NewServer(publishLimits())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("pubsubemu: listen: %w", err)
+	}
+	s := &Server{srv: srv, addr: ln.Addr().String(), project: project}
+	s.front = grpc.NewServer(grpc.UnaryInterceptor(s.checkUnary))
+	pubsubpb.RegisterPublisherServer(s.front, &srv.GServer)
+	pubsubpb.RegisterSubscriberServer(s.front, &srv.GServer)
+	pubsubpb.RegisterSchemaServiceServer(s.front, &srv.GServer)
+	go s.front.Serve(ln)
 	c, err := pubsub.NewClient(ctx, project,
 		option.WithEndpoint(srv.Addr), option.WithoutAuthentication(),
 		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	if err != nil {
+		s.front.Stop()
 		srv.Close()
 		return nil, fmt.Errorf("pubsubemu: client: %w", err)
 	}
-	return &Server{srv: srv, project: project, client: c}, nil
+	s.client = c
+	return s, nil
 }
 
-// Addr is host:port, for PUBSUB_EMULATOR_HOST-style endpoints.
-func (s *Server) Addr() string { return s.srv.Addr }
+// Addr is host:port, for PUBSUB_EMULATOR_HOST-style endpoints: the server
+// that checks IAM when an Authorizer is set.
+func (s *Server) Addr() string { return s.addr }
 
-// Client is a client of the emulator.
+// Client is the emulator's own client, never IAM-checked: for setup, the
+// bridges and tests.
 func (s *Server) Client() *pubsub.Client { return s.client }
 
 // CreateTopic creates topic (an ID).
@@ -78,6 +98,7 @@ func (s *Server) subName(t string) string   { return "projects/" + s.project + "
 
 // Close stops the client and the server.
 func (s *Server) Close() {
+	s.front.Stop()
 	s.client.Close()
 	s.srv.Close()
 }

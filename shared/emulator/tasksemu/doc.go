@@ -48,7 +48,9 @@
 //     API still enforces the real [15s, 30m] range.
 //   - max_burst_size is min(100, max(1, ceil(max_dispatches_per_second))).
 //   - The service's own throttling on 429/503, queue-name reuse delay after
-//     DeleteQueue, IAM and CMEK are not emulated.
+//     DeleteQueue and CMEK are not emulated. IAM is checked only when
+//     Options.Authorizer is set (see iamRules for the documented
+//     method → permission table); queue IAM policies are not stored.
 //   - ListTasks and ListQueues ignore filters and order by creation / name.
 //
 // Faults (see Faults) inject duplicate deliveries, ambiguous CreateTask

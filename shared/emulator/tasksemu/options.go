@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -24,6 +26,10 @@ type Options struct {
 	DeadlineScale float64
 	// Faults is the initial fault injection; see Server.SetFaults.
 	Faults Faults
+	// Authorizer, if set, checks every call's identity (iamemu.IdentityFromGRPC)
+	// for the permissions Cloud Tasks documents per method (see iamRules);
+	// a refusal is PERMISSION_DENIED naming the permission. Nil: no checks.
+	Authorizer iamemu.Authorizer
 }
 
 const (

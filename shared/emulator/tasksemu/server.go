@@ -65,7 +65,6 @@ func Start(opts Options) (*Server, error) {
 		log:        opts.Logger,
 		http:       opts.HTTPClient,
 		lis:        lis,
-		grpc:       grpc.NewServer(),
 		serveErr:   make(chan error, 1),
 		ctx:        ctx,
 		cancel:     cancel,
@@ -76,6 +75,7 @@ func Start(opts Options) (*Server, error) {
 		faults:     newFaultState(opts.Faults),
 		stats:      Stats{StatusCodes: map[int]int{}, MaxConcurrent: map[string]int{}},
 	}
+	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.authorize))
 	close(s.idle)
 	if s.http == nil {
 		s.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}

@@ -46,6 +46,7 @@ import (
 	"cloud.google.com/go/storage"
 	"google.golang.org/grpc"
 
+	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 	"github.com/dropcast/dropcast/shared/model"
 )
 
@@ -86,6 +87,11 @@ type Options struct {
 	// RowsPerFile caps the rows of each predictions_/errors_ file
 	// (default 100000).
 	RowsPerFile int
+	// Authorizer, if set, checks every call's identity
+	// (iamemu.IdentityFromGRPC) for the permission Vertex AI documents for
+	// the method (see iamRules) on projects/Project; a refusal is
+	// PERMISSION_DENIED naming the permission. Nil: no checks.
+	Authorizer iamemu.Authorizer
 }
 
 // Server is a running emulator. Its methods are safe for concurrent use.
@@ -151,7 +157,7 @@ func Start(opts Options) (*Server, error) {
 		ops:       map[string]*operation{},
 		nextID:    1000,
 	}
-	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.injectServerErrors))
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.authorize, s.injectServerErrors))
 	aiplatformpb.RegisterModelServiceServer(s.grpc, s)
 	aiplatformpb.RegisterJobServiceServer(s.grpc, s)
 	aiplatformpb.RegisterEndpointServiceServer(s.grpc, s)
