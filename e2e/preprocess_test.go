@@ -28,7 +28,7 @@ func partsData(t *testing.T, s *localstack.Stack, r *run.Run, kind string) []byt
 // quoted newlines, doubled quotes, CRLF and bad rows.
 func TestPreprocessUnderCrashesIsByteIdentical(t *testing.T) {
 	t.Parallel()
-	data := bigSample(20)
+	data := bigSample(8) // ~3,800 rows: dozens of segments at this budget, in seconds per run
 	ref := mustStack(t, localstack.Options{})
 	want := dropAndWait(t, ref, sampleObject(), data)
 	wantClean, wantRejects := partsData(t, ref, want, "clean"), partsData(t, ref, want, "rejects")

@@ -82,7 +82,7 @@ func stalledRun(t *testing.T, s *localstack.Stack, redrives int) *run.Run {
 	r.Redrives = redrives
 	// What Kernel.Start leaves when it dies before enqueueing: the active
 	// mark and the record.
-	if err := s.App.Runs.MarkActive(ctx, r.ID); err != nil {
+	if err := s.App.Runs.MarkActive(ctx, r.ID, r.Epoch); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.App.Runs.Create(ctx, r); err != nil {

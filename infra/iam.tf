@@ -117,12 +117,15 @@ locals {
     }
     # inbox: lists it for files whose event was lost (storage.objects.list
     # only, which legacyBucketReader gives without reading the data).
+    # queue: before re-driving a run that looks stalled, looks up the task
+    # it waits for (cloudtasks.tasks.get, roles/cloudtasks.viewer): a task
+    # still in the queue is a backlog, not a stall.
     sweep = {
       project = ["roles/aiplatform.user"]
       automl  = ["roles/automl.editor"]
       inbox   = ["roles/storage.legacyBucketReader"]
       state   = ["roles/storage.objectUser"]
-      queue   = ["roles/cloudtasks.enqueuer"]
+      queue   = ["roles/cloudtasks.enqueuer", "roles/cloudtasks.viewer"]
       invoker = ["roles/iam.serviceAccountUser"]
       events  = ["roles/pubsub.publisher"]
     }

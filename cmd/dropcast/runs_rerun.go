@@ -84,7 +84,7 @@ func rerunRun(ctx context.Context, a *app.App, r *run.Run, from string, force bo
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Runs.MarkActive(ctx, r.ID); err != nil {
+	if err := a.Runs.MarkActive(ctx, r.ID, next); err != nil {
 		return nil, err
 	}
 	after, err := a.Runs.Update(ctx, r.ID, func(cur *run.Run) error {

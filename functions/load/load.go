@@ -30,11 +30,13 @@ type Step struct {
 	gcs        *storage.Client
 	project    string
 	workBucket string
+	lanes      bqload.Lanes
 }
 
 // New returns the step.
 func New(a *app.App) *Step {
-	return &Step{bq: a.Clients.BigQuery, gcs: a.Clients.Storage, project: a.Config.Project, workBucket: a.Config.WorkBucket}
+	return &Step{bq: a.Clients.BigQuery, gcs: a.Clients.Storage, project: a.Config.Project, workBucket: a.Config.WorkBucket,
+		lanes: bqload.Lanes{Storage: a.Clients.Storage, BigQuery: a.Clients.BigQuery, Bucket: a.Config.StateBucket}}
 }
 
 // Name is the step's name.
@@ -100,6 +102,11 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		if permanent(err) {
 			return kernel.Failed(err), nil
 		}
+		if errors.Is(err, errWaiting) {
+			// An older load of this file into this table is still running:
+			// ours starts after it, so that it commits last.
+			return kernel.PollLater(0, Checkpoint{Retries: retries}), nil
+		}
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
@@ -123,18 +130,42 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		}
 		return kernel.Failed(st.Err), nil
 	}
+	// A newer upload (or epoch) that claimed the table while our job ran
+	// waited for it and writes the table after it: this run must not go on.
+	if err := s.lanes.Check(ctx, turn(x.Run, req, cp.job(req.Table.Project))); err != nil {
+		if permanent(err) {
+			return kernel.Failed(err), nil
+		}
+		return kernel.Outcome{}, err
+	}
 	x.SetCounter(run.RowsLoaded, st.Rows)
 	x.SetOutput("table", cp.Table)
 	return kernel.Done(), nil
 }
 
-// start prepares the table, starts the job (or re-attaches to it) and saves
-// where to poll it.
+// errWaiting says the load's turn has not come: an older load into the same
+// destination is still running.
+var errWaiting = errors.New("an older load of the file is still running")
+
+// start prepares the table, takes the load's turn in its lane (see
+// bqload.Lanes), starts the job (or re-attaches to it) and saves where to
+// poll it.
 func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request, retries int) (Checkpoint, error) {
 	if err := run.CheckSuperseded(ctx, s.gcs, x.Run.Source); err != nil {
 		return Checkpoint{}, err
 	}
-	job, err := bqload.Load(ctx, s.bq, req)
+	t, err := bqload.Prepare(ctx, s.bq, req)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	ready, err := s.lanes.Acquire(ctx, turn(x.Run, req, bqload.JobOf(req, t)))
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if !ready {
+		return Checkpoint{}, errWaiting
+	}
+	job, err := bqload.Start(ctx, s.bq, req, t)
 	if err != nil {
 		return Checkpoint{}, err
 	}
@@ -145,10 +176,19 @@ func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request, re
 	return cp, nil
 }
 
+// turn is the run's place in the lane of its file into the request's
+// destination: a newer generation of the file, or a newer epoch of the
+// run, goes after it.
+func turn(r *run.Run, req bqload.Request, job bqload.Job) bqload.Turn {
+	lane, order := run.Lane(r, "load", req.Table.Project+"."+req.Table.Dataset+"."+req.Destination())
+	return bqload.Turn{Lane: lane, Order: order, Job: job}
+}
+
 // permanent reports errors no retry can fix: a spec that conflicts with the
 // table, or a request that would load the wrong thing.
 func permanent(err error) bool {
 	var se *bqload.SchemaError
 	var sup *run.SupersededError
-	return errors.As(err, &se) || errors.As(err, &sup) || errors.Is(err, bqload.ErrInvalidRequest)
+	var ov *bqload.OvertakenError
+	return errors.As(err, &se) || errors.As(err, &sup) || errors.As(err, &ov) || errors.Is(err, bqload.ErrInvalidRequest)
 }

@@ -1,9 +1,10 @@
 // Package notify is the function that turns run events from the events topic
 // into messages people read: a Slack incoming webhook (Block Kit) and a
-// generic JSON webhook. Each run outcome is announced once (a marker in the
-// state bucket absorbs duplicate deliveries), a webhook that is down is
-// retried a bounded number of times and then dropped, and nothing here ever
-// fails a run.
+// generic JSON webhook. Each run outcome is announced at least once and
+// rarely twice (a marker in the state bucket, written once the outcome was
+// posted, absorbs later deliveries), a webhook that is down is retried a
+// bounded number of times and then left to the next delivery of the outcome,
+// and nothing here ever fails a run.
 package notify
 
 import (
@@ -33,7 +34,9 @@ const Attempts = 4
 const Backoff = 200 * time.Millisecond
 
 // Handle announces one event. It returns nil always: notification never
-// fails or holds up a run, and a redelivered event is absorbed by the marker.
+// fails or holds up a run, and a redelivered event is absorbed by the marker,
+// which is checked before posting and written once every destination
+// accepted the message (marker.go).
 func Handle(ctx context.Context, a *app.App, e event.Event) error {
 	ev, err := Decode(e)
 	if err != nil {
@@ -52,25 +55,34 @@ func Handle(ctx context.Context, a *app.App, e event.Event) error {
 	if a.Config.SlackWebhookURL == "" && a.Config.WebhookURL == "" {
 		return nil
 	}
-	first, err := claim(ctx, a.Clients.Storage, a.Config.StateBucket, ev)
+	done, err := notified(ctx, a.Clients.Storage, a.Config.StateBucket, ev)
 	if err != nil {
-		log.WarnContext(ctx, "notification marker", "err", err)
+		log.WarnContext(ctx, "notification marker", "err", err) // post anyway: better twice than never
 	}
-	if !first {
+	if done {
 		return nil
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	posted := true
 	if u := a.Config.SlackWebhookURL; u != "" {
 		body, _ := json.Marshal(SlackMessage(ev, a.Config.StatusURL))
 		if err := post(ctx, client, u, body, Backoff); err != nil {
-			log.WarnContext(ctx, "slack notification dropped", "err", err)
+			log.WarnContext(ctx, "slack notification not delivered", "err", err)
+			posted = false
 		}
 	}
 	if u := a.Config.WebhookURL; u != "" {
 		body, _ := json.Marshal(ev)
 		if err := post(ctx, client, u, body, Backoff); err != nil {
-			log.WarnContext(ctx, "webhook notification dropped", "err", err)
+			log.WarnContext(ctx, "webhook notification not delivered", "err", err)
+			posted = false
 		}
+	}
+	if !posted {
+		return nil // no marker: the next delivery of the outcome posts it
+	}
+	if err := markNotified(ctx, a.Clients.Storage, a.Config.StateBucket, ev, e.ID()); err != nil {
+		log.WarnContext(ctx, "notification marker", "err", err) // a later duplicate is posted again
 	}
 	return nil
 }

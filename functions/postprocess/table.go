@@ -34,12 +34,32 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 	if req.FileDate == "" {
 		req.WriteMode = spec.Append
 	}
+	lanes := bqload.Lanes{Storage: s.app.Clients.Storage, BigQuery: bq, Bucket: s.app.Config.StateBucket}
+	lane, order := run.Lane(x.Run, "results", req.Table.Project+"."+req.Table.Dataset+"."+req.Destination())
 	if cp.JobID == "" {
-		job, err := bqload.Load(ctx, bq, req)
+		// The load takes its turn in the lane of the file's results (see
+		// bqload.Lanes): an older upload's or epoch's results job still
+		// running commits before ours, never after.
+		t, err := bqload.Prepare(ctx, bq, req)
 		var se *bqload.SchemaError
 		if errors.As(err, &se) || errors.Is(err, bqload.ErrInvalidRequest) {
 			return kernel.Failed(err), nil
 		}
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		ready, err := lanes.Acquire(ctx, bqload.Turn{Lane: lane, Order: order, Job: bqload.JobOf(req, t)})
+		var ov *bqload.OvertakenError
+		if errors.As(err, &ov) {
+			return kernel.Failed(err), nil
+		}
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		if !ready {
+			return kernel.PollLater(0, cp), nil
+		}
+		job, err := bqload.Start(ctx, bq, req, t)
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
@@ -48,7 +68,8 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 			return kernel.Outcome{}, err
 		}
 	}
-	st, err := bqload.CheckJob(ctx, bq, bqload.Job{Project: req.Table.Project, ID: cp.JobID, Location: cp.JobLocation})
+	job := bqload.Job{Project: req.Table.Project, ID: cp.JobID, Location: cp.JobLocation}
+	st, err := bqload.CheckJob(ctx, bq, job)
 	if err != nil {
 		return kernel.Outcome{}, err
 	}
@@ -57,6 +78,15 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 	}
 	if st.Err != nil {
 		return kernel.Failed(st.Err), nil
+	}
+	// A newer upload or epoch that claimed the results table while our job
+	// ran writes it after us: this run must not go on.
+	if err := lanes.Check(ctx, bqload.Turn{Lane: lane, Order: order, Job: job}); err != nil {
+		var ov *bqload.OvertakenError
+		if errors.As(err, &ov) {
+			return kernel.Failed(err), nil
+		}
+		return kernel.Outcome{}, err
 	}
 	x.SetCounter(run.RowsResults, st.Rows)
 	x.SetOutput("results_table", req.Table.Project+"."+req.Table.Dataset+"."+req.Destination())

@@ -82,14 +82,14 @@ func (s *Sweeper) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	rep := Report{Started: []string{}, Redriven: []string{}, Failed: []string{}, Undeployed: []string{}}
 	deadline := time.Now().Add(s.Budget)
-	runs, err := s.activeRuns(ctx)
+	runs, marks, err := s.activeRuns(ctx)
 	if err != nil {
 		return rep, err
 	}
 	if err := s.startLost(ctx, deadline, &rep); err != nil {
 		return rep, err
 	}
-	s.unstick(ctx, runs, deadline, &rep)
+	s.unstick(ctx, runs, marks, deadline, &rep)
 	// The cost guard: a model no live run holds is undeployed after the grace period.
 	models := holds.NewStore(s.app.Clients.Storage, s.app.Config.StateBucket)
 	undeployed, err := holds.Sweep(ctx, models, s.app.Predictor, holds.Live(ctx, s.app.Runs), s.UndeployGrace)
@@ -103,20 +103,23 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 }
 
 // activeRuns reads the runs marked active: running, or ended but not yet
-// announced. A marker whose record never appeared (the start failed between
-// the two writes) is removed once it is older than the grace period.
-func (s *Sweeper) activeRuns(ctx context.Context) ([]*run.Run, error) {
+// announced, and their markers by run ID. A marker whose record never
+// appeared (the start failed between the two writes) is removed once it is
+// older than the grace period, if nobody wrote it again since it was listed.
+func (s *Sweeper) activeRuns(ctx context.Context) ([]*run.Run, map[string]run.Marker, error) {
 	marks, err := s.app.Runs.Active(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ids := make([]string, len(marks))
+	byID := make(map[string]run.Marker, len(marks))
 	for i, m := range marks {
 		ids[i] = m.ID
+		byID[m.ID] = m
 	}
 	runs, err := s.app.Runs.GetMany(ctx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	found := make(map[string]bool, len(runs))
 	for _, r := range runs {
@@ -124,25 +127,37 @@ func (s *Sweeper) activeRuns(ctx context.Context) ([]*run.Run, error) {
 	}
 	for _, m := range marks {
 		if !found[m.ID] && time.Since(m.Created) > s.Grace {
-			s.app.Runs.ClearActive(ctx, m.ID)
+			s.app.Runs.ClearMarker(ctx, m)
 		}
 	}
-	return runs, nil
+	return runs, byID, nil
 }
 
 // unstick re-drives or fails every stalled run.
-func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, deadline time.Time, rep *Report) {
+func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, marks map[string]run.Marker, deadline time.Time, rep *Report) {
 	k := s.app.Kernel
 	for _, r := range runs {
 		if r.Terminal() {
 			// A run whose last delivery died after its commit, on the queue's
-			// last attempt, was never announced: announce it now. (An
-			// announced one only lost its active mark's removal.)
-			switch {
+			// last attempt, or whose announcement Pub/Sub did not accept, was
+			// never announced: announce it now. (An announced one only lost
+			// its active mark's removal.) Either way only the ended epoch's
+			// mark goes: a rerun may have marked the next one since this
+			// record was read.
+			switch m := marks[r.ID]; {
+			case r.Announced && m.Epoch > r.Epoch && time.Since(m.Created) > s.Grace:
+				// A rerun marked an epoch it never recorded (it failed
+				// between its two writes): nothing runs under that mark.
+				s.app.Runs.ClearMarker(ctx, m)
 			case r.Announced:
-				s.app.Runs.ClearActive(ctx, r.ID)
-			case time.Since(r.FinishedAt) > s.Grace && k.AnnounceMissing(ctx, r):
-				rep.Announced = append(rep.Announced, r.ID)
+				s.app.Runs.ClearActive(ctx, r.ID, r.Epoch)
+			case time.Since(r.FinishedAt) > s.Grace:
+				announced, err := k.AnnounceMissing(ctx, r)
+				if err != nil {
+					rep.Errors = append(rep.Errors, r.ID+": "+err.Error())
+				} else if announced {
+					rep.Announced = append(rep.Announced, r.ID)
+				}
 			}
 			continue
 		}
@@ -151,7 +166,7 @@ func (s *Sweeper) unstick(ctx context.Context, runs []*run.Run, deadline time.Ti
 			return
 		}
 		rep.Checked++
-		if !k.Stalled(r, s.Grace) {
+		if !s.stalled(ctx, r, rep) {
 			continue
 		}
 		after, acted, err := k.Unstick(ctx, r.ID, s.Grace, MaxRedrives)

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/api/googleapi"
 )
 
-// target is what a load into the prepared destination must use.
-type target struct {
+// Target is what a load into the prepared destination must use.
+type Target struct {
 	// Schema reads the CSV: the spec's columns, then any NULLABLE columns
 	// only the table has (left NULL).
 	Schema bigquery.Schema
@@ -26,35 +26,35 @@ type target struct {
 // and clustering, or fits the spec to an existing table: a conflict is a
 // *SchemaError listing every difference (nothing is changed); spec columns
 // the table lacks are added to it, NULLABLE. It returns what the load must use.
-func prepare(ctx context.Context, bq *bigquery.Client, r Request) (target, error) {
+func prepare(ctx context.Context, bq *bigquery.Client, r Request) (Target, error) {
 	if err := r.Validate(); err != nil {
-		return target{}, err
+		return Target{}, err
 	}
 	t := bq.DatasetInProject(r.Table.Project, r.Table.Dataset).Table(r.Table.Table)
 	for range 3 {
 		md, err := t.Metadata(ctx)
 		if isStatus(err, http.StatusNotFound) {
 			if err := create(ctx, t, r); err != nil {
-				return target{}, err
+				return Target{}, err
 			}
 			continue // read back what exists now, ours or a concurrent creator's
 		}
 		if err != nil {
-			return target{}, fmt.Errorf("get table %s: %w", r.Table, err)
+			return Target{}, fmt.Errorf("get table %s: %w", r.Table, err)
 		}
 		p := fit(md, r)
 		if len(p.diffs) > 0 {
-			return target{}, &SchemaError{Table: r.Table.String(), Differences: p.diffs}
+			return Target{}, &SchemaError{Table: r.Table.String(), Differences: p.diffs}
 		}
 		if len(p.added) > 0 {
 			upd := bigquery.TableMetadataToUpdate{Schema: append(slices.Clone(md.Schema), p.added...)}
 			if _, err := t.Update(ctx, upd, md.ETag); err != nil {
-				return target{}, fmt.Errorf("add columns %v to %s: %w", names(p.added), r.Table, err)
+				return Target{}, fmt.Errorf("add columns %v to %s: %w", names(p.added), r.Table, err)
 			}
 		}
-		return target{Schema: p.load, Jagged: p.extra > 0, Location: md.Location}, nil
+		return Target{Schema: p.load, Jagged: p.extra > 0, Location: md.Location}, nil
 	}
-	return target{}, fmt.Errorf("table %s: created but not found", r.Table)
+	return Target{}, fmt.Errorf("table %s: created but not found", r.Table)
 }
 
 // create makes the table; one that exists already (created concurrently) is

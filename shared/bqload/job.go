@@ -15,16 +15,32 @@ type Job struct {
 	Location string `json:"location,omitempty"`
 }
 
-// Load prepares the destination (see prepare) and starts the load job,
-// or re-attaches to it when a job with the same ID exists already (BigQuery
-// answers 409): repeating Load never loads twice. It does not wait. A
+// Load prepares the destination (see Prepare) and starts the load job
+// (see Start): repeating Load never loads twice. It does not wait. A
 // conflicting table is a *SchemaError and an invalid request wraps
 // ErrInvalidRequest: neither is worth retrying.
 func Load(ctx context.Context, bq *bigquery.Client, r Request) (Job, error) {
-	t, err := prepare(ctx, bq, r)
+	t, err := Prepare(ctx, bq, r)
 	if err != nil {
 		return Job{}, err
 	}
+	return Start(ctx, bq, r, t)
+}
+
+// Prepare creates or fits the destination table (see prepare) and returns
+// what the load must use; Job(r) is where its job will run.
+func Prepare(ctx context.Context, bq *bigquery.Client, r Request) (Target, error) {
+	return prepare(ctx, bq, r)
+}
+
+// JobOf is the job r runs as in the prepared destination t.
+func JobOf(r Request, t Target) Job {
+	return Job{Project: r.Table.Project, ID: r.JobID, Location: t.Location}
+}
+
+// Start starts the load job into the prepared destination, or re-attaches
+// to it when a job with the same ID exists already (BigQuery answers 409).
+func Start(ctx context.Context, bq *bigquery.Client, r Request, t Target) (Job, error) {
 	gcs := bigquery.NewGCSReference(r.SourceURIs...)
 	gcs.SourceFormat = bigquery.CSV
 	gcs.SkipLeadingRows = 1
@@ -36,8 +52,8 @@ func Load(ctx context.Context, bq *bigquery.Client, r Request) (Job, error) {
 	l.Location = t.Location
 	l.CreateDisposition = bigquery.CreateNever
 	l.WriteDisposition = r.disposition()
-	job := Job{Project: r.Table.Project, ID: r.JobID, Location: t.Location}
-	_, err = l.Run(ctx)
+	job := JobOf(r, t)
+	_, err := l.Run(ctx)
 	if isStatus(err, http.StatusConflict) {
 		return job, nil // the job exists: this is a repeated start
 	}

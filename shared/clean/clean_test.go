@@ -126,7 +126,7 @@ columns:
 		{"unexpected", []byte("date,price,extra,more\n"), "f.csv", 1, `header: unexpected columns "extra", "more"`},
 		{"duplicate", []byte("date,price,Price\n"), "f.csv", 1, `header: duplicate column "Price" (fields 2 and 3)`},
 		{"wrong delimiter", []byte("date;price;note\n2026-01-01;1;x\n"), "f.csv", 1, `the file looks ";"-delimited (set input.delimiter)`},
-		{"unterminated quote", []byte("date,price,note\n2026-01-01,1,\"open\nmore\n"), "f.csv", 2, "quoted field opened on line 2 is never closed"},
+		{"unterminated quote in the header", []byte("date,price,\"note\n2026-01-01,1,x\n"), "f.csv", 1, "header: unterminated quoted field"},
 		{"binary", []byte("\x00\x01\x02date,price\x00\n"), "f.csv", 1, "binary file: the header has NUL bytes"},
 		{"header not UTF-8", []byte("date,price,\x93\xfa\x95t\n"), "f.csv", 1, "header: not valid UTF-8 (if the file is Shift_JIS, set input.encoding: shift_jis)"},
 		{"UTF-16", []byte("\xff\xfed\x00a\x00"), "f.csv", 1, "file is UTF-16; save it as UTF-8 or Shift_JIS"},

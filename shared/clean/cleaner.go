@@ -19,9 +19,11 @@
 // Policies: a header-only file passes with no rows; blank lines are skipped
 // (they still count as lines); a row with invalid UTF-8, a NUL byte, a field
 // over input.max_field_bytes, a record over input.max_record_bytes, the wrong
-// number of fields, or text after a closing quote is rejected; a header that
-// is not valid UTF-8, an empty file, UTF-16 or ZIP data, a truncated gzip
-// stream, a quote left open at the end of the file and header problems fail
+// number of fields, or text after a closing quote is rejected; a record whose
+// quote never closes runs to the end of the file and is rejected as
+// "unterminated quoted field", every line it swallowed counting as a rejected
+// row; a header that is not valid UTF-8 or never closes its quote, an empty
+// file, UTF-16 or ZIP data, a truncated gzip stream and header problems fail
 // the whole file with a *FileError.
 package clean
 

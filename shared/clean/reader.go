@@ -7,8 +7,9 @@ import (
 	"io"
 )
 
-// errUnterminated is a quoted field still open at the end of the input.
-var errUnterminated = errors.New("unterminated quoted field")
+// reasonUnterminated rejects a record whose quoted field is still open at the
+// end of the input: the record runs from its first line to the end of the file.
+const reasonUnterminated = "unterminated quoted field"
 
 // errTooLong is a record longer than the buffer may grow.
 var errTooLong = errors.New("record too long")
@@ -38,6 +39,10 @@ type scanner struct {
 	fields    [][]byte // its fields, unquoted
 	malformed int      // index of a quoted field with text after its closing quote, or -1
 	oversize  bool     // longer than maxRecord: raw is its first bytes and fields is nil
+	// unterminated: a quoted field of the record never closes, so the record
+	// runs to the end of the input, swallowing lines line to nextLine-1; raw
+	// is its text (its first bytes if also oversize) and fields is empty.
+	unterminated bool
 
 	fbuf []byte // unescaped fields of a record with quotes
 	ends []int  // field ends in fbuf
@@ -57,11 +62,11 @@ func newScanner(rd io.Reader, offset, line int64, delim, quote byte, bufSize, ma
 // pos is the stream offset of the next unread byte.
 func (s *scanner) pos() int64 { return s.base + int64(s.r) }
 
-// next reads the next record. It returns false at the end of the input, and
-// errUnterminated (with s.line at the open record) or a read error.
+// next reads the next record. It returns false at the end of the input, or a
+// read error.
 func (s *scanner) next() (bool, error) {
 	s.line = s.nextLine
-	s.malformed, s.oversize = -1, false
+	s.malformed, s.oversize, s.unterminated = -1, false, false
 	for {
 		data := s.buf[s.r:s.w]
 		nl := bytes.IndexByte(data, '\n')
@@ -148,7 +153,8 @@ func (s *scanner) parseQuoted(data []byte) (bool, error) {
 				j := bytes.IndexByte(data[i:], q)
 				if j < 0 {
 					if s.eof {
-						return false, errUnterminated
+						s.openToEnd(data)
+						return true, nil
 					}
 					return false, nil
 				}
@@ -210,6 +216,23 @@ func (s *scanner) parseQuoted(data []byte) (bool, error) {
 	}
 }
 
+// openToEnd makes data, the rest of the input (a record whose quoted field
+// never closes), the current record: one unterminated record that covers
+// every line up to the end of the input. The whole rest is in the buffer
+// here; a longer one takes skipLong instead.
+func (s *scanner) openToEnd(data []byte) {
+	raw := data
+	if n := len(raw); n > 0 && raw[n-1] == '\n' {
+		raw = raw[:n-1]
+		if n := len(raw); n > 0 && raw[n-1] == '\r' {
+			raw = raw[:n-1]
+		}
+	}
+	s.raw, s.fields, s.unterminated = raw, s.fields[:0], true
+	s.r += len(data)
+	s.nextLine = s.line + 1 + int64(bytes.Count(raw, []byte{'\n'}))
+}
+
 // more reads input after s.buf[s.w], compacting or growing the buffer.
 func (s *scanner) more() error {
 	if s.w == len(s.buf) {
@@ -257,8 +280,12 @@ func (s *scanner) skipLong() error {
 	s.head = append(s.head[:0], s.buf[s.r:min(s.w, s.r+oversizeHead)]...)
 	s.raw = s.head
 	st, nls := fieldStart, int64(0)
+	var last byte // the last byte consumed
 	for {
 		data := s.buf[s.r:s.w]
+		if len(data) > 0 {
+			last = data[len(data)-1]
+		}
 		for i, c := range data {
 			switch st {
 			case fieldStart:
@@ -301,7 +328,12 @@ func (s *scanner) skipLong() error {
 		s.r, s.w = 0, 0
 		if s.eof {
 			if st == quoted {
-				return errUnterminated
+				// Every newline since the record began was inside the
+				// open quote; a final one ends the last line, not a line.
+				s.unterminated = true
+				if last == '\n' {
+					nls--
+				}
 			}
 			s.nextLine = s.line + 1 + nls
 			return nil

@@ -2,7 +2,6 @@ package clean
 
 import (
 	"bytes"
-	"errors"
 	"reflect"
 	"testing"
 	"testing/iotest"
@@ -14,6 +13,8 @@ type scanned struct {
 	Fields    []string
 	Malformed int
 	Oversize  bool
+	// Lines is how many source lines an unterminated record swallowed, 0 otherwise.
+	Lines int64
 }
 
 // scanAll scans data with the given buffer and record limit, reading in
@@ -27,6 +28,9 @@ func scanAll(data []byte, bufSize, maxRecord int) ([]scanned, error) {
 			return out, err
 		}
 		r := scanned{Line: sc.line, Malformed: sc.malformed, Oversize: sc.oversize}
+		if sc.unterminated {
+			r.Lines = sc.nextLine - sc.line
+		}
 		for _, f := range sc.fields {
 			r.Fields = append(r.Fields, string(f))
 		}
@@ -43,12 +47,12 @@ func TestScannerRecords(t *testing.T) {
 		"\"\",\"\"\r\n" + // empty quoted fields, CRLF
 		"tail,no,newline"
 	want := []scanned{
-		{1, []string{"a", "b", "c"}, -1, false},
-		{2, []string{"x,1", `say "hi"`, "two\nlines"}, -1, false},
-		{5, []string{`5" screen`, "", "last"}, -1, false},
-		{6, []string{"closedjunk", "2", "3"}, 0, false},
-		{7, []string{"", ""}, -1, false},
-		{8, []string{"tail", "no", "newline"}, -1, false},
+		{1, []string{"a", "b", "c"}, -1, false, 0},
+		{2, []string{"x,1", `say "hi"`, "two\nlines"}, -1, false, 0},
+		{5, []string{`5" screen`, "", "last"}, -1, false, 0},
+		{6, []string{"closedjunk", "2", "3"}, 0, false, 0},
+		{7, []string{"", ""}, -1, false, 0},
+		{8, []string{"tail", "no", "newline"}, -1, false, 0},
 	}
 	for _, size := range []int{1, 3, 7, 64, 1 << 16} {
 		got, err := scanAll([]byte(in), size, 1<<20)
@@ -61,10 +65,18 @@ func TestScannerRecords(t *testing.T) {
 	}
 }
 
+// A quote that never closes makes one last record of the rest of the input,
+// whatever the buffer and record limit, covering every line to the end.
 func TestScannerUnterminated(t *testing.T) {
-	_, err := scanAll([]byte("a,b\n1,\"open\nstill open\n"), 4, 1<<20)
-	if !errors.Is(err, errUnterminated) {
-		t.Fatalf("err = %v, want errUnterminated", err)
+	in := "a,b\n1,\"open\n\nstill open\n"
+	for _, limit := range []int{8, 1 << 20} {
+		got, err := scanAll([]byte(in), 4, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[1].Line != 2 || got[1].Lines != 3 || got[1].Fields != nil || got[1].Oversize != (limit == 8) {
+			t.Fatalf("limit %d: got %+v", limit, got)
+		}
 	}
 }
 

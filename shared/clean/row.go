@@ -33,6 +33,8 @@ func (rc *rowCleaner) row() bool {
 	c, sc := rc.c, rc.sc
 	rc.probs = rc.probs[:0]
 	switch {
+	case sc.unterminated:
+		rc.fail("", reasonUnterminated)
 	case sc.oversize:
 		rc.fail("", fmt.Sprintf("record is longer than %d bytes (input.max_record_bytes)", c.maxRecord))
 	case len(sc.fields) != rc.m.nsrc:

@@ -91,11 +91,17 @@ func (c *Cleaner) Segment(ctx context.Context, open Opener, cp Checkpoint, out, 
 		if !ok {
 			break
 		}
-		cp.RowsIn++
+		// A record whose quote never closes swallowed every line to the end
+		// of the file: each of them counts as a rejected row.
+		rows := int64(1)
+		if rc.sc.unterminated {
+			rows = rc.sc.nextLine - rc.sc.line
+		}
+		cp.RowsIn += rows
 		if rc.row() {
 			cp.RowsClean++
 		} else {
-			cp.RowsRejected++
+			cp.RowsRejected += rows
 		}
 		if err := rc.out.flushIfFull(); err != nil {
 			return start, err
@@ -142,6 +148,8 @@ func (c *Cleaner) startMapping(rc *rowCleaner, cp *Checkpoint) (*mapping, error)
 		return nil, &FileError{File: c.file, Line: 1, Reason: "empty file"}
 	}
 	switch {
+	case sc.unterminated:
+		return nil, &FileError{File: c.file, Line: sc.line, Reason: "header: " + reasonUnterminated + " (its quote never closes, so the header runs to the end of the file)"}
 	case sc.oversize:
 		return nil, &FileError{File: c.file, Line: sc.line, Reason: fmt.Sprintf("header: longer than %d bytes (not a CSV file?)", c.maxRecord)}
 	case containsNUL(sc.raw):
@@ -179,8 +187,6 @@ func (c *Cleaner) readError(err error, sc *scanner, src *source) error {
 	switch {
 	case errors.As(err, &fe):
 		return err
-	case errors.Is(err, errUnterminated):
-		return &FileError{File: c.file, Line: sc.line, Reason: fmt.Sprintf("quoted field opened on line %d is never closed", sc.line)}
 	case src.gzip && isGzipError(err):
 		return c.gzipError(err, sc.line)
 	}

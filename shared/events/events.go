@@ -1,6 +1,7 @@
 // Package events defines run events — what happened to a run, published to a
 // Pub/Sub topic for the notify function, dropcast local and anyone who subscribes —
-// and a publisher that never fails or holds up a step.
+// and a publisher that never holds up a step for long and says whether the
+// server accepted the event.
 package events
 
 import (
@@ -42,14 +43,16 @@ type Event struct {
 	Record string `json:"record,omitempty"`
 }
 
-// Publisher sends events. Publish must not fail the caller: it logs what it
-// cannot deliver and returns within a bounded time.
+// Publisher sends events. Publish returns within a bounded time; it returns
+// nil only once the event was accepted (Pub/Sub returned its message ID),
+// so a caller that must know an event went out (a run's outcome) can leave
+// it to be published again. Callers that need not know ignore the error.
 type Publisher interface {
-	Publish(ctx context.Context, e Event)
+	Publish(ctx context.Context, e Event) error
 }
 
 // Discard drops every event.
 type Discard struct{}
 
-// Publish does nothing.
-func (Discard) Publish(context.Context, Event) {}
+// Publish does nothing and reports success.
+func (Discard) Publish(context.Context, Event) error { return nil }

@@ -115,10 +115,11 @@ type recorder struct {
 	events []events.Event
 }
 
-func (r *recorder) Publish(_ context.Context, e events.Event) {
+func (r *recorder) Publish(_ context.Context, e events.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
+	return nil
 }
 
 func (r *recorder) count(typ string) int {

@@ -99,7 +99,7 @@ func (k *Kernel) Store() *run.Store { return k.store }
 // already (a duplicated event) is not created again: its pending task is
 // enqueued again instead, which the queue de-duplicates by name.
 func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error) {
-	if err := k.store.MarkActive(ctx, r.ID); err != nil {
+	if err := k.store.MarkActive(ctx, r.ID, r.Epoch); err != nil {
 		return false, err
 	}
 	err = k.store.Create(ctx, r)
@@ -110,8 +110,9 @@ func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error
 		}
 		if existing.Terminal() && existing.Announced {
 			// A late duplicate of the event: the run is over and its mark,
-			// written again above, must go again.
-			return false, k.store.ClearActive(ctx, r.ID)
+			// written again above, must go again — unless a rerun has
+			// marked a later epoch meanwhile.
+			return false, k.store.ClearActive(ctx, r.ID, existing.Epoch)
 		}
 		return false, k.Redrive(ctx, existing)
 	}
@@ -121,7 +122,7 @@ func (k *Kernel) Start(ctx context.Context, r *run.Run) (created bool, err error
 	if err := k.Redrive(ctx, r); err != nil {
 		return true, err
 	}
-	k.publish(ctx, r, events.Event{Type: events.RunStarted, Status: string(r.Status)})
+	k.publish(ctx, r, events.Event{Type: events.RunStarted, Status: string(r.Status)}) // best effort
 	return true, nil
 }
 
@@ -185,7 +186,10 @@ func (k *Kernel) Unstick(ctx context.Context, id string, grace time.Duration, ma
 		return nil, false, err
 	}
 	if r.Status == run.Failed {
-		k.announce(ctx, r, r.Error.Step, kindFailed)
+		// An announcement that fails is the next sweep's to make.
+		if err := k.announce(ctx, r, r.Error.Step, kindFailed); err != nil {
+			k.log.WarnContext(ctx, "announce a run failed as stalled", "run_id", r.ID, "err", err)
+		}
 		return r, true, nil
 	}
 	return r, true, k.Redrive(ctx, r)
@@ -253,13 +257,23 @@ func (k *Kernel) execute(ctx context.Context, s Step, t taskq.Task, attempt int,
 		return reply{code: 404, msg: "no such run"}
 	case errors.Is(err, errStale):
 		log.InfoContext(ctx, "stale task ignored", "run_status", r.Status, "run_epoch", r.Epoch)
-		if r.Epoch == t.Epoch && k.AnnounceMissing(ctx, r) {
-			// The delivery that finished the run died before its follow-up:
-			// announce it, and let the failing step clean up after itself.
+		if r.Epoch != t.Epoch || !r.Terminal() || r.Announced {
+			return reply{code: 200, msg: "stale task"}
+		}
+		// The delivery that ended the run died before its follow-up (or its
+		// announcement failed): announce the run, and let the failing step
+		// clean up after itself whatever the announcement did.
+		announced, err := k.AnnounceMissing(ctx, r)
+		if announced {
 			log.InfoContext(ctx, "announced a finished run whose announcement was lost")
-			if r.Status == run.Failed && r.Error.Step == s.Name() {
-				k.finalize(ctx, &Exec{Run: r, Log: log, k: k, stepImpl: s, step: t.Step, task: t}, r)
-			}
+		}
+		if r.Status == run.Failed && r.Error.Step == s.Name() {
+			k.finalize(ctx, &Exec{Run: r, Log: log, k: k, stepImpl: s, step: t.Step, task: t}, r)
+		}
+		if err != nil {
+			// Not announced: answer so that Cloud Tasks delivers again (and
+			// after its last attempt, the sweep announces the run).
+			return reply{code: 500, msg: err.Error()}
 		}
 		return reply{code: 200, msg: "stale task"}
 	case errors.Is(err, errNotCurrent):
@@ -389,13 +403,19 @@ func (k *Kernel) commit(ctx context.Context, x *Exec, out Outcome, log *slog.Log
 		return reply{code: 500, msg: ErrCrashed.Error()}
 	}
 	log.InfoContext(ctx, "step invocation ended", "outcome", out.kind.String(), "attempt", x.Attempt)
-	k.announce(ctx, r, x.step, out.kind)
+	announceErr := k.announce(ctx, r, x.step, out.kind)
 	if r.Status == run.Failed {
 		k.finalize(ctx, x, r)
 	}
 	if err := k.Redrive(ctx, r); err != nil {
 		log.WarnContext(ctx, "enqueue next", "err", err)
 		return reply{code: 500, msg: err.Error()}
+	}
+	if announceErr != nil {
+		// The run ended but its outcome was not accepted by Pub/Sub: the
+		// redelivery (a stale task) announces it; after the queue's last
+		// attempt, the sweep does.
+		return reply{code: 500, msg: announceErr.Error()}
 	}
 	return reply{code: 200, msg: out.kind.String()}
 }
@@ -432,8 +452,11 @@ func (k *Kernel) commitError(ctx context.Context, x *Exec, attempt int, stepErr 
 	}
 	log.WarnContext(ctx, "step failed transiently", "err", stepErr, "attempt", attempt, "final", final)
 	if final {
-		k.announce(ctx, r, x.step, kindFailed)
+		announceErr := k.announce(ctx, r, x.step, kindFailed)
 		k.finalize(ctx, x, r)
+		if announceErr != nil {
+			return reply{code: 500, msg: announceErr.Error()} // the sweep announces it
+		}
 		return reply{code: 200, msg: "failed: " + stepErr.Error()}
 	}
 	return reply{code: 500, msg: stepErr.Error()}
@@ -450,7 +473,10 @@ func failRun(r *run.Run, st *run.StepState, msg string, now time.Time) {
 }
 
 // finalize lets the step that failed a run clean up after itself. Best effort:
-// the sweeper catches what this misses.
+// the sweeper catches what this misses. Every path that fails a run calls it
+// with the run's spec, read again if the delivery has none (its own read
+// failed, or it is a redelivery that found the run failed): a cleanup may
+// need it (predict's names the model whose hold it releases).
 func (k *Kernel) finalize(ctx context.Context, x *Exec, r *run.Run) {
 	f, ok := x.stepImpl.(Finalizer)
 	if !ok {
@@ -459,42 +485,78 @@ func (k *Kernel) finalize(ctx context.Context, x *Exec, r *run.Run) {
 	x.Run = r
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finalizeTimeout)
 	defer cancel()
+	if x.Pipeline == nil {
+		p, err := k.pipeline(ctx, r.Pipeline)
+		if err != nil {
+			x.Log.WarnContext(ctx, "finalize without the spec", "err", err)
+		}
+		x.Pipeline = p
+	}
 	if err := f.Finalize(ctx, x); err != nil {
 		x.Log.WarnContext(ctx, "finalize after failure", "err", err)
 	}
 }
 
-// announce publishes what a commit changed.
-func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind outcomeKind) {
+// specTries bounds the reads of a spec for a cleanup.
+const specTries = 3
+
+// pipeline reads spec name, trying a few times: a cleanup that runs without
+// it may leave a model deployed until the sweep's grace.
+func (k *Kernel) pipeline(ctx context.Context, name string) (*spec.Pipeline, error) {
+	var err error
+	for i := range specTries {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("read spec %q: %w", name, ctx.Err())
+			case <-time.After(time.Duration(i) * 200 * time.Millisecond):
+			}
+		}
+		var p *spec.Pipeline
+		if p, err = k.specs.Pipeline(ctx, name); err == nil {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("read spec %q: %w", name, err)
+}
+
+// announce publishes what a commit changed. Its error says the run's end
+// was not announced (step events are best effort).
+func (k *Kernel) announce(ctx context.Context, r *run.Run, step string, kind outcomeKind) error {
 	st := r.StepState(step)
 	if kind == kindDone || kind == kindFailed {
 		e := events.Event{Type: events.StepFinished, Step: step, Status: string(st.Status), Attempts: st.Attempts, Error: st.Error}
 		if !st.StartedAt.IsZero() && !st.FinishedAt.IsZero() {
 			e.DurationMS = st.FinishedAt.Sub(st.StartedAt).Milliseconds()
 		}
-		k.publish(ctx, r, e)
+		k.publish(ctx, r, e) // best effort: only the outcome must get out
 	}
-	k.announceEnd(ctx, r)
+	return k.announceEnd(ctx, r)
 }
 
 // announceEnd publishes a finished run's outcome, once it is committed, and
-// records that it did. The flag makes the announcement at-least-once: a
-// process that dies between the commit and the publication leaves it unset,
-// and the redelivery of its task (or the sweep) announces the run instead.
-// Notify absorbs the rare duplicate.
-func (k *Kernel) announceEnd(ctx context.Context, r *run.Run) {
+// records that it did, only once Pub/Sub accepted the event. The flag makes
+// the announcement at-least-once: a process that dies between the commit and
+// the publication, or a publication that fails, leaves it unset, and the
+// redelivery of its task (or the sweep) announces the run instead. Notify
+// absorbs the rare duplicate. The active mark goes with the flag, only for
+// the epoch that ended: a rerun's newer mark stays.
+func (k *Kernel) announceEnd(ctx context.Context, r *run.Run) error {
+	var e events.Event
 	switch r.Status {
 	case run.Succeeded:
-		k.publish(ctx, r, events.Event{Type: events.RunSucceeded, Status: string(r.Status), DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()})
+		e = events.Event{Type: events.RunSucceeded, Status: string(r.Status), DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()}
 	case run.Failed:
-		e := events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message,
+		e = events.Event{Type: events.RunFailed, Status: string(r.Status), Step: r.Error.Step, Error: r.Error.Message,
 			Attempts: r.StepState(r.Error.Step).Attempts, DurationMS: r.FinishedAt.Sub(r.CreatedAt).Milliseconds()}
-		k.publish(ctx, r, e)
 	default:
-		return
+		return nil
+	}
+	if err := k.publish(ctx, r, e); err != nil {
+		return fmt.Errorf("announce the end of run %s epoch %d: %w", r.ID, r.Epoch, err)
 	}
 	epoch := r.Epoch
-	_, err := k.store.Update(ctx, r.ID, func(r *run.Run) error {
+	cur, err := k.store.Update(ctx, r.ID, func(r *run.Run) error {
 		if r.Announced || r.Epoch != epoch || !r.Terminal() {
 			return errNoChange
 		}
@@ -502,30 +564,39 @@ func (k *Kernel) announceEnd(ctx context.Context, r *run.Run) {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errNoChange) {
-		k.log.WarnContext(ctx, "record the announcement", "run_id", r.ID, "err", err)
-		return
+		// Published but not recorded: the redelivery or the sweep publishes
+		// it again, and notify absorbs the duplicate.
+		return fmt.Errorf("record the announcement of run %s epoch %d: %w", r.ID, epoch, err)
 	}
-	// Ended and announced: nothing left for the sweep to do with this run.
-	if err := k.store.ClearActive(ctx, r.ID); err != nil {
+	if cur == nil || cur.Epoch != epoch || !cur.Announced {
+		return nil // a rerun started another epoch: its mark is not ours to clear
+	}
+	// Ended and announced: nothing left for the sweep to do with this epoch.
+	if err := k.store.ClearActive(ctx, r.ID, epoch); err != nil {
 		k.log.WarnContext(ctx, "clear the active mark", "run_id", r.ID, "err", err)
 	}
+	return nil
 }
 
-// AnnounceMissing announces a finished run whose outcome was never announced.
-func (k *Kernel) AnnounceMissing(ctx context.Context, r *run.Run) bool {
+// AnnounceMissing announces a finished run whose outcome was never
+// announced. It reports whether it published the outcome now; an error means
+// the run is still unannounced (or its announcement unrecorded).
+func (k *Kernel) AnnounceMissing(ctx context.Context, r *run.Run) (bool, error) {
 	if !r.Terminal() || r.Announced {
-		return false
+		return false, nil
 	}
-	k.announceEnd(ctx, r)
-	return true
+	if err := k.announceEnd(ctx, r); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
-func (k *Kernel) publish(ctx context.Context, r *run.Run, e events.Event) {
+func (k *Kernel) publish(ctx context.Context, r *run.Run, e events.Event) error {
 	e.Version = events.Version
 	e.Time = k.now()
 	e.RunID, e.Pipeline, e.Source, e.Epoch = r.ID, r.Pipeline, r.Source.URI(), r.Epoch
 	e.Counters, e.Outputs, e.Record = r.Counters, r.Outputs, k.store.URI(r.ID)
-	k.events.Publish(ctx, e)
+	return k.events.Publish(ctx, e)
 }
 
 // Bounds of the work done after a step's own budget.

@@ -40,3 +40,15 @@ func CheckSuperseded(ctx context.Context, gcs *storage.Client, src Source) error
 	}
 	return nil
 }
+
+// Lane names the order in which r's writes of kind into destination must
+// land (see bqload.Lanes): writes of the same file — or, for a scheduled
+// run, of the same run — share a lane, and a newer generation of the file,
+// or a newer epoch of the run, comes after an older one.
+func Lane(r *Run, kind, destination string) (lane string, order [2]int64) {
+	src := "run " + r.ID
+	if r.Source.Bucket != "" {
+		src = r.Source.URI()
+	}
+	return kind + " " + destination + " " + src, [2]int64{r.Source.Generation, int64(r.Epoch)}
+}

@@ -107,7 +107,7 @@ func (q *Queue) Enqueue(ctx context.Context, t Task, notBefore time.Time) error 
 		}
 	}
 	task := &cloudtaskspb.Task{
-		Name:        q.queue + "/tasks/" + t.Name(),
+		Name:        q.TaskName(t),
 		MessageType: &cloudtaskspb.Task_HttpRequest{HttpRequest: req},
 	}
 	if q.deadline > 0 {
@@ -127,3 +127,26 @@ func (q *Queue) Enqueue(ctx context.Context, t Task, notBefore time.Time) error 
 	}
 	return nil
 }
+
+// Waiting reports whether t is still in the queue: created and neither
+// executed successfully nor out of retries, so the queue will still deliver
+// it (a task being dispatched is in the queue too). Cloud Tasks documents
+// GetTask (https://cloud.google.com/tasks/docs/reference/rest/v2/projects.locations.queues.tasks/get,
+// and the GetTask comment of google/cloud/tasks/v2/cloudtasks.proto): "After
+// a task is successfully executed or has exhausted its retry attempts, the
+// task is deleted. A GetTask request for a deleted task returns a NOT_FOUND
+// error." A task deleted by DeleteTask or PurgeQueue is NOT_FOUND as well.
+// The caller needs cloudtasks.tasks.get on the queue.
+func (q *Queue) Waiting(ctx context.Context, t Task) (bool, error) {
+	_, err := q.client.GetTask(ctx, &cloudtaskspb.GetTaskRequest{Name: q.TaskName(t)})
+	switch {
+	case status.Code(err) == codes.NotFound:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("cloudtasks.GetTask %s: %w", t.Name(), err)
+	}
+	return true, nil
+}
+
+// TaskName is t's full resource name in the queue.
+func (q *Queue) TaskName(t Task) string { return q.queue + "/tasks/" + t.Name() }

@@ -172,8 +172,8 @@ func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 // parse is left to evalQuery's error.
 func (s *Server) checkQueryTable(j *job, q *bq.JobConfigurationQuery) error {
 	st, err := parseSelect(q.Query)
-	if err != nil {
-		return nil
+	if err != nil || st.constant != nil {
+		return nil // no table read
 	}
 	tp, err := qualify(j.project, q.DefaultDataset, st.path)
 	if err != nil {

@@ -34,7 +34,14 @@ func TestQuerySubset(t *testing.T) {
 		t.Fatalf("COUNT AS n: %v schema %v", got, it.Schema)
 	}
 
+	// A constant query has one row and no table (GoogleSQL names an
+	// unaliased column f0_).
+	if rows := e.queryRows(t, "SELECT 1"); len(rows) != 1 || rows[0][0] != int64(1) {
+		t.Fatalf("SELECT 1: %v", rows)
+	}
+
 	for sql, want := range map[string]string{
+		"SELECT 1, 2": "Unsupported by the emulator",
 		"SELECT name, COUNT(*) FROM d.sales GROUP BY name": "Unsupported by the emulator",
 		"SELECT * FROM d.sales WHERE price > 10":           "Unsupported by the emulator",
 		"SELECT * FROM d.sales WHERE price = 'x'":          "No matching signature for operator = for argument types: INT64, STRING",

@@ -31,6 +31,16 @@ func (s *Server) evalQuery(project string, defaultDS *bq.DatasetReference, sql s
 	if err != nil {
 		return nil, err
 	}
+	if st.constant != nil {
+		name := st.items[0].alias
+		if name == "" {
+			name = "f0_"
+		}
+		return &queryResult{
+			schema: []*bq.TableFieldSchema{{Name: name, Type: "INTEGER", Mode: "NULLABLE"}},
+			rows:   [][]cell{{{v: st.constant.v}}},
+		}, nil
+	}
 	tp, err := qualify(project, defaultDS, st.path)
 	if err != nil {
 		return nil, err

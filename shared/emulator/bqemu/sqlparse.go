@@ -10,6 +10,8 @@ import (
 //
 //	SELECT { * | COUNT(*) [[AS] a] | expr [[AS] a], ... }
 //	FROM path
+//
+// or SELECT integer [[AS] a] with no FROM (a constant query: one row).
 //	[WHERE pred AND pred ...]   pred: expr = literal | literal = expr | expr IS [NOT] NULL
 //	[ORDER BY name [ASC|DESC], ...]
 //	[LIMIT n]
@@ -135,12 +137,15 @@ type orderKey struct {
 }
 
 type selectStmt struct {
-	star    bool
-	items   []selectItem
-	path    []string
-	where   []predicate
-	orderBy []orderKey
-	limit   int64 // -1 when absent
+	// constant is set for SELECT integer with no FROM; its value is the
+	// literal's text.
+	constant *literal
+	star     bool
+	items    []selectItem
+	path     []string
+	where    []predicate
+	orderBy  []orderKey
+	limit    int64 // -1 when absent
 }
 
 type parser struct {
@@ -192,6 +197,9 @@ func parseSelect(sql string) (*selectStmt, error) {
 	if err := p.expect(tokIdent, "SELECT"); err != nil {
 		return nil, err
 	}
+	if p.peek().kind == tokNumber && !strings.Contains(p.peek().text, ".") {
+		return p.constantSelect(st)
+	}
 	if err := p.selectList(st); err != nil {
 		return nil, err
 	}
@@ -225,6 +233,26 @@ func parseSelect(sql string) (*selectStmt, error) {
 	p.accept(tokSymbol, ";")
 	if p.peek().kind != tokEOF {
 		return nil, p.unexpected("expected end of query")
+	}
+	return st, nil
+}
+
+// constantSelect reads the rest of SELECT integer [[AS] alias] [;].
+func (p *parser) constantSelect(st *selectStmt) (*selectStmt, error) {
+	lit := literal{typ: "INT64", v: p.next().text}
+	st.constant = &lit
+	item := selectItem{}
+	if p.accept(tokIdent, "AS") || p.peek().kind == tokIdent || p.peek().kind == tokQuoted {
+		t := p.next()
+		if t.kind != tokIdent && t.kind != tokQuoted {
+			return nil, p.unexpected("expected an alias")
+		}
+		item.alias = t.text
+	}
+	st.items = []selectItem{item}
+	p.accept(tokSymbol, ";")
+	if p.peek().kind != tokEOF {
+		return nil, p.unexpected("expected end of query (SELECT without FROM takes one integer)")
 	}
 	return st, nil
 }

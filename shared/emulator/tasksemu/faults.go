@@ -28,6 +28,11 @@ type Faults struct {
 	// DispatchDelay is waited before each dispatch, while holding the
 	// queue's concurrency slot.
 	DispatchDelay time.Duration
+	// Backlog holds every attempt back this long past its due time, as a
+	// queue that far behind would: the task stays stored (GetTask finds
+	// it) and undispatched meanwhile. SetFaults applies a new value to the
+	// tasks already waiting.
+	Backlog time.Duration
 }
 
 // dupMode says whether and how an attempt is duplicated.
@@ -97,4 +102,7 @@ func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = newFaultState(f)
+	for _, q := range s.queues {
+		q.signal() // a changed Backlog changes when waiting tasks are due
+	}
 }

@@ -137,3 +137,26 @@ func TestDuplicateHandlerFailureDoesNotAffectTask(t *testing.T) {
 		t.Errorf("Succeeded %d Dropped %d, want 1 0", st.Succeeded, st.Dropped)
 	}
 }
+
+// Backlog keeps due tasks stored and undelivered until it is lifted.
+func TestBacklogHoldsTasksUntilLifted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{Faults: Faults{Backlog: time.Hour}})
+	tg := newTarget(t, ok)
+	q := e.createQueue(t, "backlog", nil, nil)
+	e.createTask(t, q, httpTask(tg.url(), q+"/tasks/held", nil))
+	time.Sleep(200 * time.Millisecond)
+	if n := tg.countFor("held"); n != 0 {
+		t.Fatalf("delivered %d times during the backlog", n)
+	}
+	if _, err := e.client.GetTask(e.ctx, &cloudtaskspb.GetTaskRequest{Name: q + "/tasks/held"}); err != nil {
+		t.Fatalf("GetTask of a waiting task: %v", err)
+	}
+	e.srv.SetFaults(Faults{})
+	e.waitIdle(t)
+	if n := tg.countFor("held"); n != 1 {
+		t.Fatalf("delivered %d times after the backlog, want 1", n)
+	}
+	_, err := e.client.GetTask(e.ctx, &cloudtaskspb.GetTaskRequest{Name: q + "/tasks/held"})
+	wantCode(t, err, codes.NotFound)
+}

@@ -40,7 +40,7 @@ func (s *Server) startDue(ctx context.Context, q *queue) time.Duration {
 		}
 		now := time.Now()
 		t := q.ready[0]
-		if wait := t.eta.Sub(now); wait > 0 {
+		if wait := t.eta.Add(s.faults.f.Backlog).Sub(now); wait > 0 {
 			return wait
 		}
 		if q.running >= int(q.pb.GetRateLimits().GetMaxConcurrentDispatches()) {
