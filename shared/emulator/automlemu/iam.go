@@ -1,14 +1,9 @@
 package automlemu
 
 import (
-	"context"
-	"strings"
-
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
@@ -73,34 +68,14 @@ var iamRules = map[string]rule{
 	opsSvc + "DeleteOperation": on("automl.operations.delete", (*longrunningpb.DeleteOperationRequest).GetName),
 }
 
-// projectResource is the IAM resource a request name is checked on:
-// projects/ID for any projects/ID-or-NUMBER/... name.
-func (st *state) projectResource(name string) string {
-	parts := strings.SplitN(name, "/", 3)
-	if len(parts) < 2 || parts[0] != "projects" {
-		return name
-	}
-	p := parts[1]
-	if p == st.opts.ProjectNumber {
-		p = st.opts.Project
-	}
-	return "projects/" + p
-}
-
-// authorize is the unary interceptor that checks every call against
-// Options.Authorizer before serving it. With no Authorizer it only serves.
-func (st *state) authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	az := st.opts.Authorizer
-	if az == nil {
-		return handler(ctx, req)
-	}
-	r, ok := iamRules[info.FullMethod]
-	if !ok {
-		// Fail closed: a method with no rule is not served under enforcement.
-		return nil, status.Errorf(codes.Unimplemented, "automlemu: %s has no IAM rule", info.FullMethod)
-	}
-	if err := az.Check(iamemu.IdentityFromGRPC(ctx), r.permission, st.projectResource(r.name(req))); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
+// authorize checks every call against Options.Authorizer before serving it.
+func (st *state) authorize() grpc.UnaryServerInterceptor {
+	return iamemu.UnaryInterceptor("automlemu", func() iamemu.Authorizer { return st.opts.Authorizer },
+		func(method string, req any) ([]iamemu.Need, bool) {
+			r, ok := iamRules[method]
+			if !ok {
+				return nil, false
+			}
+			return []iamemu.Need{{Permission: r.permission, Resource: iamemu.ProjectResource(r.name(req), st.opts.Project, st.opts.ProjectNumber)}}, true
+		})
 }

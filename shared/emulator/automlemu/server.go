@@ -103,7 +103,7 @@ func Start(opts Options) (*Server, error) {
 		st.close()
 		return nil, fmt.Errorf("automlemu: listen: %w", err)
 	}
-	srv := grpc.NewServer(grpc.UnaryInterceptor(st.authorize))
+	srv := grpc.NewServer(grpc.UnaryInterceptor(st.authorize()))
 	automlpb.RegisterAutoMlServer(srv, &autoMLService{st: st})
 	automlpb.RegisterPredictionServiceServer(srv, &predictionService{st: st})
 	longrunningpb.RegisterOperationsServer(srv, &operationsService{st: st})

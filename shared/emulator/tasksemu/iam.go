@@ -1,13 +1,10 @@
 package tasksemu
 
 import (
-	"context"
 	"strings"
 
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
@@ -155,23 +152,18 @@ func queueOfTask(name string) string {
 	return q
 }
 
-// authorize is the unary interceptor that checks every call against
-// Options.Authorizer before serving it. With no Authorizer it only serves.
-func (s *Server) authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	az := s.opts.Authorizer
-	if az == nil {
-		return handler(ctx, req)
-	}
-	rule, ok := iamRules[info.FullMethod]
-	if !ok {
-		// Fail closed: a method with no rule is not served under enforcement.
-		return nil, status.Errorf(codes.Unimplemented, "tasksemu: %s has no IAM rule", info.FullMethod)
-	}
-	id := iamemu.IdentityFromGRPC(ctx)
-	for _, n := range rule(req) {
-		if err := az.Check(id, n.permission, n.resource); err != nil {
-			return nil, err
-		}
-	}
-	return handler(ctx, req)
+// authorize checks every call against Options.Authorizer before serving it.
+func (s *Server) authorize() grpc.UnaryServerInterceptor {
+	return iamemu.UnaryInterceptor("tasksemu", func() iamemu.Authorizer { return s.opts.Authorizer },
+		func(method string, req any) ([]iamemu.Need, bool) {
+			rule, ok := iamRules[method]
+			if !ok {
+				return nil, false
+			}
+			var out []iamemu.Need
+			for _, n := range rule(req) {
+				out = append(out, iamemu.Need{Permission: n.permission, Resource: n.resource})
+			}
+			return out, true
+		})
 }

@@ -75,7 +75,7 @@ func Start(opts Options) (*Server, error) {
 		faults:     newFaultState(opts.Faults),
 		stats:      Stats{StatusCodes: map[int]int{}, MaxConcurrent: map[string]int{}},
 	}
-	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.authorize))
+	s.grpc = grpc.NewServer(grpc.UnaryInterceptor(s.authorize()))
 	close(s.idle)
 	if s.http == nil {
 		s.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}

@@ -1,14 +1,11 @@
 package vertexemu
 
 import (
-	"context"
 	"strings"
 
 	"cloud.google.com/go/aiplatform/apiv1/aiplatformpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
 )
@@ -137,35 +134,15 @@ func (s *Server) cancelPermission(name string) string {
 	return "aiplatform." + collectionOf(name) + ".get"
 }
 
-// projectResource is the IAM resource a request name is checked on:
-// projects/ID for any projects/ID-or-NUMBER/... name.
-func (s *Server) projectResource(name string) string {
-	parts := strings.SplitN(name, "/", 3)
-	if len(parts) < 2 || parts[0] != "projects" {
-		return name
-	}
-	p := parts[1]
-	if p == s.opts.ProjectNumber {
-		p = s.opts.Project
-	}
-	return "projects/" + p
-}
-
-// authorize is the unary interceptor that checks every call against
-// Options.Authorizer before serving it. With no Authorizer it only serves.
-func (s *Server) authorize(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	az := s.opts.Authorizer
-	if az == nil {
-		return handler(ctx, req)
-	}
-	r, ok := iamRules[info.FullMethod]
-	if !ok {
-		// Fail closed: a method with no rule is not served under enforcement.
-		return nil, status.Errorf(codes.Unimplemented, "vertexemu: %s has no IAM rule", info.FullMethod)
-	}
-	perm, name := r(s, req)
-	if err := az.Check(iamemu.IdentityFromGRPC(ctx), perm, s.projectResource(name)); err != nil {
-		return nil, err
-	}
-	return handler(ctx, req)
+// authorize checks every call against Options.Authorizer before serving it.
+func (s *Server) authorize() grpc.UnaryServerInterceptor {
+	return iamemu.UnaryInterceptor("vertexemu", func() iamemu.Authorizer { return s.opts.Authorizer },
+		func(method string, req any) ([]iamemu.Need, bool) {
+			r, ok := iamRules[method]
+			if !ok {
+				return nil, false
+			}
+			perm, name := r(s, req)
+			return []iamemu.Need{{Permission: perm, Resource: iamemu.ProjectResource(name, s.opts.Project, s.opts.ProjectNumber)}}, true
+		})
 }

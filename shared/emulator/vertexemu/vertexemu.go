@@ -157,7 +157,7 @@ func Start(opts Options) (*Server, error) {
 		ops:       map[string]*operation{},
 		nextID:    1000,
 	}
-	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.authorize, s.injectServerErrors))
+	s.grpc = grpc.NewServer(grpc.ChainUnaryInterceptor(s.authorize(), s.injectServerErrors))
 	aiplatformpb.RegisterModelServiceServer(s.grpc, s)
 	aiplatformpb.RegisterJobServiceServer(s.grpc, s)
 	aiplatformpb.RegisterEndpointServiceServer(s.grpc, s)
