@@ -257,3 +257,29 @@ func TestLiveFollowsRunRecords(t *testing.T) {
 		t.Errorf("ParseHolder round trip: %q %d %v", id, e, err)
 	}
 }
+
+// TestOneModelNamedByProjectIDAndNumberHasOneRecord holds a model under the
+// name a spec wrote (project ID) and under the name the service answers
+// with (project number): the holders are one set, so the first to leave
+// does not undeploy the model the other still uses.
+func TestOneModelNamedByProjectIDAndNumberHasOneRecord(t *testing.T) {
+	ctx := context.Background()
+	s := NewStore(newGCS(t), "state")
+	byID, byNumber := "projects/my-project/locations/l/models/m", "projects/123456789012/locations/l/models/m"
+	a, b := Holder("run-a", 1), Holder("run-b", 1)
+	if _, err := s.Acquire(ctx, bk, byID, a); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Acquire(ctx, bk, byNumber, b); err != nil || len(r.Holders) != 2 {
+		t.Fatalf("second holder by number: %+v, %v", r, err)
+	}
+	if last, err := s.Release(ctx, bk, byID, a); err != nil || last {
+		t.Fatalf("release of a while b holds by number: undeploy=%v, %v", last, err)
+	}
+	if _, err := s.Acquire(ctx, bk, "projects/my-project/locations/other/models/m", a); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Get(ctx, bk, byNumber); err != nil || len(r.Holders) != 1 {
+		t.Fatalf("a model in another location shares the record: %+v, %v", r, err)
+	}
+}

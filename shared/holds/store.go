@@ -34,9 +34,23 @@ func NewStore(gcs *storage.Client, bucket string) *Store {
 	return &Store{bucket: gcs.Bucket(bucket), name: bucket, now: time.Now}
 }
 
-// Object is the name of a model's record: models/<backend>/<escaped model>.json.
+// Object is the name of a model's record: models/<backend>/<escaped key>.json,
+// where the key is the model's name with its project segment as "_".
 func Object(backend, model string) string {
-	return Prefix + backend + "/" + url.PathEscape(model) + ".json"
+	return Prefix + backend + "/" + url.PathEscape(recordKey(model)) + ".json"
+}
+
+// recordKey is model's name without its project: Vertex AI and AutoML answer
+// with the project number whatever a spec used (docs/fidelity.md,
+// vertex-resource-names), and a deployment may name one model by ID in one
+// spec and by number in another; both must hold the same record.
+func recordKey(model string) string {
+	if rest, ok := strings.CutPrefix(model, "projects/"); ok {
+		if _, after, ok := strings.Cut(rest, "/"); ok {
+			return "projects/_/" + after
+		}
+	}
+	return model
 }
 
 // URI is the gs:// address of a model's record.
