@@ -1,7 +1,8 @@
 // Package load is the step that loads a run's clean parts into BigQuery with
 // one idempotent load job, as the spec's write mode says (replacing the file's
 // date partition by default), and polls the job across invocations instead
-// of waiting on it.
+// of waiting on it. An append stages the rows and then applies them with one
+// query job that replaces the run's earlier rows (see bqload.Apply).
 package load
 
 import (
@@ -50,6 +51,11 @@ type Checkpoint struct {
 	// Retries counts the jobs that failed for a transient reason and were
 	// replaced by a new one.
 	Retries int `json:"retries,omitempty"`
+	// Applying is set once an append's staged rows are being applied: JobID
+	// is then the apply job (see bqload.Apply) and Rows what the load
+	// staged.
+	Applying bool  `json:"applying,omitempty"`
+	Rows     int64 `json:"rows,omitempty"`
 }
 
 // MaxJobRetries is how many new jobs a load starts after jobs that failed
@@ -85,7 +91,17 @@ func (s *Step) Request(x *kernel.Exec, retry int) bqload.Request {
 		Clustering:     d.Clustering,
 		SourceURIs:     []string{"gs://" + s.workBucket + "/" + x.Run.WorkPrefix() + "clean/part-*"},
 		JobID:          retryJobID(x.Run, retry),
+		// An append replaces the rows the run's earlier epochs left (see
+		// bqload.Apply): a rerun never adds them twice.
+		Run:        x.Run.ID,
+		ApplyJobID: ApplyJobID(x.Run),
 	}
+}
+
+// ApplyJobID is the query job that applies an append's staged rows for the
+// run's epoch: one per epoch, whatever the load job's retries.
+func ApplyJobID(r *run.Run) string {
+	return fmt.Sprintf("dropcast_%s_e%d_apply", strings.ReplaceAll(r.ID, "-", "_"), r.Epoch)
 }
 
 // Run starts the load job (once) and checks it once: it never waits.
@@ -123,12 +139,21 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		return kernel.PollLater(0, cp), nil
 	case st.Err != nil:
 		var je *bqload.JobError
-		if errors.As(st.Err, &je) && je.Transient() && cp.Retries < MaxJobRetries {
+		if errors.As(st.Err, &je) && je.Transient() && cp.Retries < MaxJobRetries && !cp.Applying {
 			// BigQuery says a new job may succeed: start one after a pause.
 			x.Log.WarnContext(ctx, "load job failed transiently; starting a new one", "job_id", cp.JobID, "err", st.Err)
 			return kernel.PollLater(0, Checkpoint{Retries: cp.Retries + 1}), nil
 		}
 		return kernel.Failed(st.Err), nil
+	}
+	if req.ReplacesRun() && !cp.Applying {
+		// The rows are staged: replace the run's rows with them.
+		job, err := bqload.Apply(ctx, s.bq, req, cp.Location)
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		cp = Checkpoint{JobID: job.ID, Location: job.Location, Table: cp.Table, Retries: cp.Retries, Applying: true, Rows: st.Rows}
+		return kernel.PollLater(0, cp), nil
 	}
 	// A newer upload (or epoch) that claimed the table while our job ran
 	// waited for it and writes the table after it: this run must not go on.
@@ -138,7 +163,14 @@ func (s *Step) Run(ctx context.Context, x *kernel.Exec) (kernel.Outcome, error) 
 		}
 		return kernel.Outcome{}, err
 	}
-	x.SetCounter(run.RowsLoaded, st.Rows)
+	rows := st.Rows
+	if cp.Applying {
+		rows = cp.Rows
+		if err := bqload.DropStage(ctx, s.bq, req); err != nil {
+			return kernel.Outcome{}, err
+		}
+	}
+	x.SetCounter(run.RowsLoaded, rows)
 	x.SetOutput("table", cp.Table)
 	return kernel.Done(), nil
 }
@@ -158,7 +190,7 @@ func (s *Step) start(ctx context.Context, x *kernel.Exec, req bqload.Request, re
 	if err != nil {
 		return Checkpoint{}, err
 	}
-	ready, err := s.lanes.Acquire(ctx, turn(x.Run, req, bqload.JobOf(req, t)))
+	ready, err := s.lanes.Acquire(ctx, turn(x.Run, req, bqload.WriterOf(req, t)))
 	if err != nil {
 		return Checkpoint{}, err
 	}

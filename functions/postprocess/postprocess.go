@@ -54,6 +54,10 @@ type Checkpoint struct {
 	// JobID and JobLocation name the results table's load job, once started.
 	JobID       string `json:"job_id,omitempty"`
 	JobLocation string `json:"job_location,omitempty"`
+	// Applying is set once appended results are staged: JobID is then the
+	// job applying them (bqload.Apply), and ResultRows what was staged.
+	Applying   bool  `json:"applying,omitempty"`
+	ResultRows int64 `json:"result_rows,omitempty"`
 }
 
 // ResultsObject is where a run's results CSV goes in the results bucket:

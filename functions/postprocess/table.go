@@ -30,6 +30,11 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 		FileDate:   x.Run.FileDate,
 		SourceURIs: []string{cp.Results},
 		JobID:      fmt.Sprintf("dropcast_%s_e%d_results", strings.ReplaceAll(x.Run.ID, "-", "_"), x.Run.Epoch),
+		// An append replaces the results an earlier epoch of the run left,
+		// by their run_id (see bqload.Apply).
+		Run:        x.Run.ID,
+		RunColumn:  "run_id",
+		ApplyJobID: fmt.Sprintf("dropcast_%s_e%d_results_apply", strings.ReplaceAll(x.Run.ID, "-", "_"), x.Run.Epoch),
 	}
 	if req.FileDate == "" {
 		req.WriteMode = spec.Append
@@ -48,7 +53,7 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 		if err != nil {
 			return kernel.Outcome{}, err
 		}
-		ready, err := lanes.Acquire(ctx, bqload.Turn{Lane: lane, Order: order, Job: bqload.JobOf(req, t)})
+		ready, err := lanes.Acquire(ctx, bqload.Turn{Lane: lane, Order: order, Job: bqload.WriterOf(req, t)})
 		var ov *bqload.OvertakenError
 		if errors.As(err, &ov) {
 			return kernel.Failed(err), nil
@@ -79,6 +84,15 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 	if st.Err != nil {
 		return kernel.Failed(st.Err), nil
 	}
+	if req.ReplacesRun() && !cp.Applying {
+		// The results are staged: replace the run's results with them.
+		job, err := bqload.Apply(ctx, bq, req, cp.JobLocation)
+		if err != nil {
+			return kernel.Outcome{}, err
+		}
+		cp.JobID, cp.JobLocation, cp.Applying, cp.ResultRows = job.ID, job.Location, true, st.Rows
+		return kernel.PollLater(0, cp), nil
+	}
 	// A newer upload or epoch that claimed the results table while our job
 	// ran writes it after us: this run must not go on.
 	if err := lanes.Check(ctx, bqload.Turn{Lane: lane, Order: order, Job: job}); err != nil {
@@ -88,7 +102,14 @@ func (s *Step) loadResults(ctx context.Context, x *kernel.Exec, cp Checkpoint) (
 		}
 		return kernel.Outcome{}, err
 	}
-	x.SetCounter(run.RowsResults, st.Rows)
+	rows := st.Rows
+	if cp.Applying {
+		rows = cp.ResultRows
+		if err := bqload.DropStage(ctx, bq, req); err != nil {
+			return kernel.Outcome{}, err
+		}
+	}
+	x.SetCounter(run.RowsResults, rows)
 	x.SetOutput("results_table", req.Table.Project+"."+req.Table.Dataset+"."+req.Destination())
 	return kernel.DoneWith(cp), nil
 }

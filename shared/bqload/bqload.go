@@ -10,9 +10,15 @@
 //     column-partitioned table every row must belong to that day, or
 //     BigQuery fails the job and nothing changes.
 //   - truncate: WRITE_TRUNCATE into the table — it holds exactly this load.
-//   - append: WRITE_APPEND, into table$FILEDATE when the table is partitioned
-//     by ingestion time (so the rows land in the file's day), else into the
-//     table (rows land by their partitioning column).
+//   - append: the rows are added to the table — into the file's day when the
+//     table is partitioned by ingestion time, else by their partitioning
+//     column. With Request.Run set (what the pipeline does), an append
+//     replaces the rows an earlier load of the same run left, so a rerun,
+//     a backfill or a redelivery never adds a run's rows twice: the load
+//     goes into a staging table with WRITE_TRUNCATE, then one query job
+//     with a deterministic ID deletes the run's rows and inserts the staged
+//     ones in one transaction (see replace.go). Without Run: WRITE_APPEND,
+//     into table$FILEDATE when the table is partitioned by ingestion time.
 package bqload
 
 import (
@@ -54,6 +60,15 @@ type Request struct {
 	SourceURIs []string
 	// JobID is deterministic per run and attempt.
 	JobID string
+	// Run, in append mode, tags the rows with the run they came from: the
+	// load replaces the rows tagged Run instead of adding them again (see
+	// replace.go). RunColumn names the tag column (default RunTagColumn,
+	// added to the table when the spec lacks it); ApplyJobID is the
+	// deterministic ID of the query job that applies the staged rows, the
+	// same for every retry of the run's epoch.
+	Run        string
+	RunColumn  string
+	ApplyJobID string
 }
 
 // ErrInvalidRequest marks a request no retry can make valid.
@@ -72,6 +87,8 @@ func (r Request) Validate() error {
 		return fmt.Errorf("%w: destination %q is not PROJECT.DATASET.TABLE", ErrInvalidRequest, r.Table)
 	case len(r.SourceURIs) == 0 || r.JobID == "":
 		return fmt.Errorf("%w: no source URIs or no job ID", ErrInvalidRequest)
+	case r.Run != "" && r.WriteMode == spec.Append && r.ApplyJobID == "":
+		return fmt.Errorf("%w: an append that replaces its run's rows needs the apply job's ID", ErrInvalidRequest)
 	}
 	return nil
 }

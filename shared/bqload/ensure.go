@@ -20,6 +20,9 @@ type Target struct {
 	Jagged bool
 	// Location is the dataset's location; the job runs and is polled there.
 	Location string
+	// Stage, when the request replaces its run's rows, is the staging
+	// table's schema: the spec's columns as the destination has them.
+	Stage bigquery.Schema
 }
 
 // prepare creates the destination with the spec's schema, DAY partitioning
@@ -29,6 +32,10 @@ type Target struct {
 func prepare(ctx context.Context, bq *bigquery.Client, r Request) (Target, error) {
 	if err := r.Validate(); err != nil {
 		return Target{}, err
+	}
+	spec := r.Schema
+	if r.ReplacesRun() {
+		r.Schema = r.withRunColumn() // the destination carries the run's tag
 	}
 	t := bq.DatasetInProject(r.Table.Project, r.Table.Dataset).Table(r.Table.Table)
 	for range 3 {
@@ -52,7 +59,14 @@ func prepare(ctx context.Context, bq *bigquery.Client, r Request) (Target, error
 				return Target{}, fmt.Errorf("add columns %v to %s: %w", names(p.added), r.Table, err)
 			}
 		}
-		return Target{Schema: p.load, Jagged: p.extra > 0, Location: md.Location}, nil
+		tg := Target{Schema: p.load, Jagged: p.extra > 0, Location: md.Location}
+		if r.ReplacesRun() {
+			tg.Stage = p.load[:len(spec)]
+			if err := createStage(ctx, bq, r, tg.Stage); err != nil {
+				return Target{}, err
+			}
+		}
+		return tg, nil
 	}
 	return Target{}, fmt.Errorf("table %s: created but not found", r.Table)
 }

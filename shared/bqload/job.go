@@ -47,18 +47,25 @@ func Start(ctx context.Context, bq *bigquery.Client, r Request, t Target) (Job, 
 	gcs.AllowQuotedNewlines = true
 	gcs.AllowJaggedRows = t.Jagged
 	gcs.Schema = t.Schema
-	l := bq.DatasetInProject(r.Table.Project, r.Table.Dataset).Table(r.Destination()).LoaderFrom(gcs)
+	dest, disposition := r.Destination(), r.disposition()
+	if r.ReplacesRun() {
+		// Into the run's staging table, replacing what an earlier attempt
+		// left there (see replace.go).
+		gcs.AllowJaggedRows, gcs.Schema = false, t.Stage
+		dest, disposition = r.StageTable(), bigquery.WriteTruncate
+	}
+	l := bq.DatasetInProject(r.Table.Project, r.Table.Dataset).Table(dest).LoaderFrom(gcs)
 	l.JobID = r.JobID
 	l.Location = t.Location
 	l.CreateDisposition = bigquery.CreateNever
-	l.WriteDisposition = r.disposition()
+	l.WriteDisposition = disposition
 	job := JobOf(r, t)
 	_, err := l.Run(ctx)
 	if isStatus(err, http.StatusConflict) {
 		return job, nil // the job exists: this is a repeated start
 	}
 	if err != nil {
-		return Job{}, fmt.Errorf("start load job %s into %s.%s: %w", r.JobID, r.Table.Dataset, r.Destination(), err)
+		return Job{}, fmt.Errorf("start load job %s into %s.%s: %w", r.JobID, r.Table.Dataset, dest, err)
 	}
 	return job, nil
 }

@@ -186,6 +186,30 @@ func TestIAMChecksProductionCalls(t *testing.T) {
 	}
 	wantChecks(t, "allowed query (own job: no jobs.get)", a.take(), load+" bigquery.jobs.create "+proj, load+" bigquery.tables.getData "+ds)
 
+	// A DML script needs getData and updateData on the dataset of the table
+	// it modifies, and getData on the one it reads.
+	sj, err := lc.Query("BEGIN TRANSACTION; DELETE FROM d.t WHERE n = 1; INSERT INTO d.t (n) SELECT n FROM d.t; COMMIT TRANSACTION").Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := sj.Wait(e.ctx); err != nil || st.Err() != nil {
+		t.Fatalf("script: %v %v", err, st)
+	}
+	got = slices.DeleteFunc(a.take(), func(c string) bool { return strings.Contains(c, "bigquery.jobs.get ") })
+	wantChecks(t, "script", got, load+" bigquery.jobs.create "+proj, load+" bigquery.tables.getData "+ds, load+" bigquery.tables.updateData "+ds)
+	a.deny[load+" bigquery.tables.updateData"] = true
+	sj, err = lc.Query("DELETE FROM d.t WHERE n = 2").Run(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sj.Wait(e.ctx)
+	wantDenied(t, "DELETE without updateData", err, "bigquery.tables.updateData")
+	delete(a.deny, load+" bigquery.tables.updateData")
+	if rows := drain(t, lc.Dataset("d").Table("t").Read(e.ctx)); len(rows) != 2 || rows[0][0] != int64(2) || rows[1][0] != int64(2) {
+		t.Errorf("after the script and a refused DELETE: rows %v, want n = 2 twice", rows)
+	}
+	a.take()
+
 	// datasets.get; jobs.create refused.
 	if _, err := lc.Dataset("d").Metadata(e.ctx); err != nil {
 		t.Fatal(err)

@@ -250,6 +250,9 @@ func (s *Server) jobResource(j *job) *bq.Job {
 	}
 	if j.config.Query != nil {
 		out.Statistics.Query = &bq.JobStatistics2{StatementType: "SELECT", ForceSendFields: []string{"TotalBytesProcessed"}}
+		if j.result != nil && j.result.script {
+			out.Statistics.Query.StatementType = "SCRIPT"
+		}
 		if j.result != nil {
 			out.Statistics.Query.TotalBytesProcessed = j.result.bytesProcessed
 			out.Statistics.TotalBytesProcessed = j.result.bytesProcessed

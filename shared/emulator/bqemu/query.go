@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	bq "google.golang.org/api/bigquery/v2"
@@ -19,8 +20,9 @@ func (s *Server) executeQuery(j *job) {
 		j.fail(errUnsupported("legacy SQL; set useLegacySql=false"))
 		return
 	}
-	if len(q.QueryParameters) > 0 {
-		j.fail(errUnsupported("query parameters"))
+	params, err := queryParams(q)
+	if err != nil {
+		j.fail(err)
 		return
 	}
 	if q.DestinationTable != nil {
@@ -31,7 +33,7 @@ func (s *Server) executeQuery(j *job) {
 		j.fail(err)
 		return
 	}
-	res, err := s.evalQuery(j.project, q.DefaultDataset, q.Query)
+	res, err := s.evalQuery(j.project, q.DefaultDataset, q.Query, params)
 	if err != nil {
 		j.fail(err)
 		return
@@ -168,10 +170,35 @@ func (s *Server) getQueryResults(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkQueryTable checks, as the job's creator, bigquery.tables.getData on
-// the dataset of the table the query reads (iam.go). A query that does not
-// parse is left to evalQuery's error.
+// the dataset of the table the query reads (iam.go), and for a script's DML
+// bigquery.tables.getData and bigquery.tables.updateData on the dataset of
+// each table it modifies (a DML statement reads and writes its table; TODO:
+// quote the DML page's required permissions). A query that does not parse
+// is left to evalQuery's error.
 func (s *Server) checkQueryTable(j *job, q *bq.JobConfigurationQuery) error {
-	st, err := parseSelect(q.Query)
+	params, _ := queryParams(q)
+	if isScript(q.Query) {
+		stmts, err := parseScript(q.Query, params)
+		if err != nil {
+			return nil
+		}
+		read, written, err := scriptTables(j.project, q.DefaultDataset, stmts)
+		if err != nil {
+			return nil
+		}
+		for _, tp := range append(read, written...) {
+			if err := s.check(j.identity, "bigquery.tables.getData", datasetResource(tp[0], tp[1])); err != nil {
+				return err
+			}
+		}
+		for _, tp := range written {
+			if err := s.check(j.identity, "bigquery.tables.updateData", datasetResource(tp[0], tp[1])); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	st, err := parseSelectWith(q.Query, params)
 	if err != nil || st.constant != nil {
 		return nil // no table read
 	}
@@ -195,4 +222,33 @@ func (s *Server) awaitDone(ctx context.Context, j *job, timeout time.Duration) b
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// queryParams reads a query's named scalar parameters (STRING, INT64, BOOL,
+// DATE, DATETIME, TIMESTAMP) as literals; positional, array and struct
+// parameters are refused.
+func queryParams(q *bq.JobConfigurationQuery) (map[string]literal, error) {
+	if len(q.QueryParameters) == 0 {
+		return nil, nil
+	}
+	out := map[string]literal{}
+	for _, qp := range q.QueryParameters {
+		if qp.Name == "" {
+			return nil, errUnsupported("positional query parameters")
+		}
+		if qp.ParameterType == nil || qp.ParameterValue == nil {
+			return nil, errInvalid("Query parameter %s has no type or value", qp.Name)
+		}
+		typ := qp.ParameterType.Type
+		canon := map[string]string{"STRING": "STRING", "INT64": "INTEGER", "BOOL": "BOOLEAN", "DATE": "DATE", "DATETIME": "DATETIME", "TIMESTAMP": "TIMESTAMP"}[typ]
+		if canon == "" {
+			return nil, errUnsupported("query parameters of type %s", typ)
+		}
+		v, err := parseValue(canon, qp.ParameterValue.Value)
+		if err != nil {
+			return nil, errInvalidQuery("Query parameter '%s': invalid %s value %q", qp.Name, typ, qp.ParameterValue.Value)
+		}
+		out[strings.ToLower(qp.Name)] = literal{typ: typ, v: v}
+	}
+	return out, nil
 }

@@ -16,6 +16,8 @@ type queryResult struct {
 	schema         []*bq.TableFieldSchema
 	rows           [][]cell
 	bytesProcessed int64
+	// script is set for a multi-statement query (statement type SCRIPT).
+	script bool
 }
 
 // column is a resolved expr: its type, output name and how to read it.
@@ -26,8 +28,19 @@ type column struct {
 }
 
 // evalQuery parses and runs a query against the store.
-func (s *Server) evalQuery(project string, defaultDS *bq.DatasetReference, sql string) (*queryResult, error) {
-	st, err := parseSelect(sql)
+func (s *Server) evalQuery(project string, defaultDS *bq.DatasetReference, sql string, params map[string]literal) (*queryResult, error) {
+	if isScript(sql) {
+		stmts, err := parseScript(sql, params)
+		if err != nil {
+			return nil, err
+		}
+		res, err := s.runScript(project, defaultDS, stmts)
+		if res != nil {
+			res.script = true
+		}
+		return res, err
+	}
+	st, err := parseSelectWith(sql, params)
 	if err != nil {
 		return nil, err
 	}

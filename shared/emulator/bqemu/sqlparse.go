@@ -18,7 +18,9 @@ import (
 //
 // expr is a column, _PARTITIONTIME, _PARTITIONDATE or DATE(expr); literals
 // are strings, numbers, TRUE/FALSE, NULL and TIMESTAMP/DATE/DATETIME
-// literals in either the 'x' or ('x') form.
+// literals in either the 'x' or ('x') form, and named query parameters
+// (@name; scalar types only). A query whose first statement is not a SELECT
+// is a script: see script.go.
 
 type tokenKind int
 
@@ -29,6 +31,7 @@ const (
 	tokString
 	tokNumber
 	tokSymbol
+	tokParam // @name: a named query parameter
 )
 
 type token struct {
@@ -88,6 +91,13 @@ func lex(sql string) ([]token, error) {
 			}
 			toks = append(toks, token{kind, b.String(), i})
 			i = j + 1
+		case c == '@' && i+1 < len(rs) && (rs[i+1] == '_' || unicode.IsLetter(rs[i+1])):
+			j := i + 1
+			for j < len(rs) && (rs[j] == '_' || unicode.IsLetter(rs[j]) || unicode.IsDigit(rs[j])) {
+				j++
+			}
+			toks = append(toks, token{tokParam, string(rs[i+1 : j]), i})
+			i = j
 		case strings.ContainsRune("*,.()=;", c):
 			toks = append(toks, token{tokSymbol, string(c), i})
 			i++
@@ -151,6 +161,8 @@ type selectStmt struct {
 type parser struct {
 	toks []token
 	i    int
+	// params are the query's named parameters (@name), by lower-case name.
+	params map[string]literal
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -187,12 +199,15 @@ func (p *parser) unexpected(why string) error {
 }
 
 // parseSelect parses the emulator's SQL subset.
-func parseSelect(sql string) (*selectStmt, error) {
+func parseSelect(sql string) (*selectStmt, error) { return parseSelectWith(sql, nil) }
+
+// parseSelectWith parses a query with named parameters.
+func parseSelectWith(sql string, params map[string]literal) (*selectStmt, error) {
 	toks, err := lex(sql)
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{toks: toks}
+	p := &parser{toks: toks, params: params}
 	st := &selectStmt{limit: -1}
 	if err := p.expect(tokIdent, "SELECT"); err != nil {
 		return nil, err
@@ -347,7 +362,7 @@ func (p *parser) expr() (*expr, error) {
 func (p *parser) startsLiteral() bool {
 	t := p.peek()
 	switch t.kind {
-	case tokString, tokNumber:
+	case tokString, tokNumber, tokParam:
 		return true
 	case tokIdent:
 		switch strings.ToUpper(t.text) {
@@ -364,6 +379,12 @@ func (p *parser) startsLiteral() bool {
 func (p *parser) literal() (literal, error) {
 	t := p.next()
 	switch t.kind {
+	case tokParam:
+		lit, ok := p.params[strings.ToLower(t.text)]
+		if !ok {
+			return literal{}, errInvalidQuery("Query parameter '%s' not found at [1:%d]", t.text, t.pos+1)
+		}
+		return lit, nil
 	case tokString:
 		return literal{typ: "STRING", v: t.text}, nil
 	case tokNumber:

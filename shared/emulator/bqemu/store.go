@@ -82,6 +82,13 @@ func (s *store) tableLocked(project, datasetID, tableID string) (*table, error) 
 		return nil, err
 	}
 	t, ok := ds.tables[tableID]
+	if ok && t.meta.ExpirationTime > 0 && time.Now().UnixMilli() >= t.meta.ExpirationTime {
+		// A table's expiration is "the time at which this table expires,
+		// at which point it will be deleted" (BigQuery client reference,
+		// TableExtensions.SetExpirationTime).
+		delete(ds.tables, tableID)
+		ok = false
+	}
 	if !ok {
 		return nil, errNotFound("Table %s:%s.%s", project, datasetID, tableID)
 	}
