@@ -4,13 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/dropcast/dropcast/functions/load"
+	"github.com/dropcast/dropcast/functions/sweep"
+	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/localstack"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
@@ -58,10 +64,16 @@ func TestChaos(t *testing.T) {
 		refs[f.name] = reference{results: comparable(h, rows), rows: cleanRowKeys(t, ref, r), clean: r.Counters[run.RowsClean]}
 	}
 	for _, seed := range seeds {
-		f := files[int(seed)%len(files)]
+		i := int(seed) % len(files)
+		f := files[i]
+		// A file that succeeds may be superseded by the other such file.
+		var next *chaosFile
+		if i < 2 {
+			next = &files[1-i]
+		}
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			chaosScenario(t, seed, f, refs[f.name])
+			chaosScenario(t, seed, f, next, refs)
 		})
 	}
 }
@@ -88,22 +100,52 @@ func chaosSeeds(t *testing.T) []int64 {
 	return seeds
 }
 
-func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
+func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs map[string]reference) {
 	ch := localstack.ChaosFor(seed)
+	supersede := ch.Supersede && next != nil
 	replay := fmt.Sprintf("replay: DROPCAST_CHAOS_SEED=%d go test ./e2e -run TestChaos -v   (file %s; %s)", seed, f.name, ch)
-	s := mustStack(t, localstack.Options{Chaos: &ch})
+	if supersede {
+		replay += " (superseded by " + next.name + ")"
+	}
+	hook := newHookReceiver(t, http.StatusOK)
+	s := mustStack(t, localstack.Options{Chaos: &ch, Configure: hook.configure})
+	ch.Arm(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if supersede {
+		bq := ch.BigQuery
+		bq.SlowJobs = ch.SupersedeSlowJob // the first upload's load job
+		s.BQ.SetFaults(bq)
+	}
 	id, err := s.Drop(ctx, sampleObject(), f.data)
 	if err != nil {
 		t.Fatalf("drop: %v\n%s", err, replay)
 	}
-	r, err := s.Wait(ctx, id, nil)
-	if err != nil {
-		t.Fatalf("the run never ended: %v\n%s", err, replay)
+	sweeps := startChaosSweeps(ctx, s, ch)
+	ids := []string{id}
+	final, want := f, refs[f.name]
+	if supersede {
+		// The same object again, with other data, while the first
+		// upload's load job runs.
+		awaitLoadJobOrEnd(ctx, t, s, id)
+		s.BQ.SetFaults(ch.BigQuery)
+		id2, err := s.Drop(ctx, sampleObject(), next.data)
+		if err != nil {
+			t.Fatalf("second drop: %v\n%s", err, replay)
+		}
+		ids = append(ids, id2)
+		final, want = *next, refs[next.name]
 	}
+	runs := make([]*run.Run, len(ids))
+	for i, id := range ids {
+		if runs[i], err = s.Wait(ctx, id, nil); err != nil {
+			t.Fatalf("run %s never ended: %v\n%s", id, err, replay)
+		}
+	}
+	sweepFailed := sweeps.stop()
+	r := runs[len(runs)-1] // the newest upload's
 
-	wantStep := f.failStep
+	wantStep := final.failStep
 	if wantStep == "" && ch.FailPrediction {
 		wantStep = run.Predict
 	}
@@ -113,11 +155,26 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 	case wantStep != "" && (r.Status != run.Failed || r.Error == nil || r.Error.Step != wantStep):
 		t.Fatalf("run %s: %s %+v, want failed in %s\n%s", r.ID, r.Status, r.Error, wantStep, replay)
 	}
+	// The sweeps never fail a run whose task waits in the queue.
+	for _, failed := range sweepFailed {
+		if slices.Contains(ids, failed) {
+			t.Errorf("a sweep failed run %s during a queue backlog\n%s", failed, replay)
+		}
+	}
 
 	// The record tells the true story: every attempt a crash ended is counted.
 	for step, crashed := range s.CrashedAttempts() {
-		if st := r.StepState(step); st != nil && st.Attempts < crashed+1 && st.Status == run.StepDone {
-			t.Errorf("step %s: %d attempts recorded, but %d were crashed before one succeeded\n%s", step, st.Attempts, crashed, replay)
+		attempts, done := 0, 0
+		for _, r := range runs {
+			if st := r.StepState(step); st != nil {
+				attempts += st.Attempts
+				if st.Status == run.StepDone {
+					done++
+				}
+			}
+		}
+		if done == len(runs) && attempts < crashed+done {
+			t.Errorf("step %s: %d attempts recorded, but %d were crashed before %d succeeded\n%s", step, attempts, crashed, done, replay)
 		}
 	}
 	if r.Status == run.Succeeded {
@@ -128,10 +185,17 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 		if got := cleanRowKeys(t, s, r); !slices.Equal(got, want.rows) {
 			t.Errorf("clean parts hold %d rows, want %d (lost or duplicated rows)\n%s", len(got), len(want.rows), replay)
 		}
+		// The tables hold exactly the newest upload's rows.
 		for _, table := range []string{"purchases", "purchase_predictions"} {
 			q := "SELECT COUNT(*) FROM `dropcast-local.sales." + table + "` WHERE _PARTITIONTIME = TIMESTAMP('2026-04-26')"
 			if n := queryInt(t, s, q); n != want.clean {
 				t.Errorf("%s holds %d rows, want %d\n%s", table, n, want.clean, replay)
+			}
+		}
+		if supersede {
+			q := "SELECT COUNT(*) FROM `dropcast-local.sales.purchase_predictions` WHERE run_id = '" + r.ID + "'"
+			if n := queryInt(t, s, q); n != want.clean {
+				t.Errorf("results table holds %d rows of the newest run, want %d\n%s", n, want.clean, replay)
 			}
 		}
 	}
@@ -143,10 +207,19 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 	if err := s.Tasks.WaitIdle(idle); err != nil {
 		t.Errorf("tasks still pending after the run ended: %d\n%s", s.Tasks.Pending(localstack.QueueID), replay)
 	}
-	// Once every delivery is done, the run's outcome has been announced,
-	// even where a crash right after the final commit lost the first try.
-	if final, err := s.App.Runs.Get(ctx, r.ID); err != nil || !final.Announced {
-		t.Errorf("run outcome never announced (%v)\n%s", err, replay)
+	for _, id := range ids {
+		// Once every delivery is done, the run's outcome has been
+		// announced for its last epoch, even where a crash right after
+		// the final commit, or a failed publication, lost the first try…
+		final, err := s.App.Runs.Get(ctx, id)
+		if err != nil || !final.Announced || !final.Terminal() {
+			t.Errorf("run %s: outcome never announced (%v)\n%s", id, err, replay)
+			continue
+		}
+		// …and the webhook received it at least once.
+		if !awaitOutcomePosted(hook, final, 15*time.Second) {
+			t.Errorf("run %s: the webhook never received its %s outcome for epoch %d\n%s", id, final.Status, final.Epoch, replay)
+		}
 	}
 	// …and the run leaves the sweep's active index (a late duplicate of the
 	// storage event may mark it again for a moment, and clears it again).
@@ -156,10 +229,120 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, want reference) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("runs still marked active after the end: %v (%v)\n%s", marks, err, replay)
+			var ended []string
+			for _, id := range ids {
+				if r, err := s.App.Runs.Get(ctx, id); err == nil {
+					ended = append(ended, fmt.Sprintf("%s %s epoch %d finished %s announced %v", id, r.Status, r.Epoch, r.FinishedAt.Format(time.StampMicro), r.Announced))
+				}
+			}
+			t.Errorf("runs still marked active after the end: %v (%v); runs: %v\n%s", marks, err, ended, replay)
 			break
 		}
 	}
+}
+
+// awaitLoadJobOrEnd waits until run id's load job has been inserted, or the
+// run has ended.
+func awaitLoadJobOrEnd(ctx context.Context, t *testing.T, s *localstack.Stack, id string) {
+	t.Helper()
+	for {
+		r, err := s.App.Runs.Get(ctx, id)
+		if err == nil {
+			if r.Terminal() || slices.ContainsFunc(loadStepJobs(s), func(j string) bool { return strings.HasPrefix(j, load.JobID(r)) }) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("run %s never started its load job", id)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// awaitOutcomePosted reports whether the generic webhook received r's
+// outcome for its epoch, waiting up to within.
+func awaitOutcomePosted(h *hookReceiver, r *run.Run, within time.Duration) bool {
+	want := events.RunSucceeded
+	if r.Status == run.Failed {
+		want = events.RunFailed
+	}
+	for deadline := time.Now().Add(within); ; time.Sleep(50 * time.Millisecond) {
+		for _, req := range h.requests(hookPath) {
+			var ev events.Event
+			if json.Unmarshal(req.body, &ev) == nil && ev.RunID == r.ID && ev.Epoch == r.Epoch && ev.Type == want {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// chaosSweeps calls the sweep, as Cloud Scheduler would, in a scenario with
+// a queue backlog: every half grace while the backlog lasts, then every grace.
+type chaosSweeps struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	failed []string // runs the sweeps failed
+}
+
+func startChaosSweeps(ctx context.Context, s *localstack.Stack, ch localstack.Chaos) *chaosSweeps {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &chaosSweeps{cancel: cancel, done: make(chan struct{})}
+	if ch.BacklogGraces == 0 {
+		close(c.done)
+		return c
+	}
+	grace := sweep.New(s.Apps["sweep"]).Grace
+	backlog := time.Duration(ch.BacklogGraces * float64(grace))
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	sweepOnce := func() {
+		resp, err := http.Post(s.URL+"/sweep", "application/json", nil)
+		if err != nil {
+			return
+		}
+		defer resp.Body.Close()
+		var rep sweep.Report
+		if resp.StatusCode == http.StatusOK && json.NewDecoder(resp.Body).Decode(&rep) == nil {
+			c.failed = append(c.failed, rep.Failed...)
+		}
+	}
+	go func() {
+		defer close(c.done)
+		if !wait(ch.BacklogAfter) {
+			return
+		}
+		tf := ch.Tasks
+		tf.Backlog = backlog
+		s.Tasks.SetFaults(tf)
+		for end := time.Now().Add(backlog); time.Now().Before(end); {
+			if !wait(grace / 2) {
+				break
+			}
+			sweepOnce()
+		}
+		s.Tasks.SetFaults(ch.Tasks) // the backlog clears
+		for wait(grace) {
+			sweepOnce()
+		}
+	}()
+	return c
+}
+
+// stop ends the sweeps and returns the runs they failed.
+func (c *chaosSweeps) stop() []string {
+	c.cancel()
+	<-c.done
+	return c.failed
 }
 
 // cleanRowKeys reads every clean part of a run and returns the _row values, sorted.

@@ -8,11 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/dropcast/dropcast/shared/emulator/bqemu"
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
 	"github.com/dropcast/dropcast/shared/emulator/tasksemu"
 	"github.com/dropcast/dropcast/shared/emulator/vertexemu"
 	"github.com/dropcast/dropcast/shared/kernel"
+	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
 
@@ -21,7 +24,10 @@ import (
 // crashes between side effects and their commits, 5xx/429/lost responses and
 // slowness from Cloud Storage, BigQuery and Vertex AI, ambiguous Cloud Tasks
 // creates, budgets that force self-requeue at random points, and (for some
-// seeds) a prediction job that fails.
+// seeds) a prediction job that fails. For some seeds, too: run events whose
+// publication fails, a queue backlog longer than the sweep's grace while the
+// sweep runs, an upload superseded while its load job runs, and lost replies
+// to the writes of the active index's and notify's markers.
 type Chaos struct {
 	Seed int64
 	// Budget is the steps' time budget.
@@ -39,6 +45,28 @@ type Chaos struct {
 	// FailPrediction makes the first prediction job fail: the run must fail
 	// cleanly, in predict.
 	FailPrediction bool
+
+	// FailPublishes is how many publications of run events fail
+	// (pubsubemu.Server.FailPublishes, armed by Arm) with PublishCode:
+	// codes.Unavailable, which the client retries by itself, or
+	// codes.NotFound, which reaches the kernel: every run must still end
+	// announced for its last epoch.
+	FailPublishes int
+	PublishCode   codes.Code
+	// BacklogGraces, when not 0, is a queue backlog (tasksemu
+	// Faults.Backlog) of this many sweep graces, from BacklogAfter after
+	// the drop; the scenario calls the sweep every half grace meanwhile. No
+	// run may fail as stalled while its task waits in the queue.
+	BacklogGraces float64
+	BacklogAfter  time.Duration
+	// Supersede uploads the object again, with other data, while the first
+	// upload's load job runs (slowed to SupersedeSlowJob): the tables must
+	// hold exactly the newer upload's rows. Never with FailPrediction.
+	Supersede        bool
+	SupersedeSlowJob time.Duration
+	// LostMarkerReplies (also in Storage) is the probability that a write
+	// of an active/ or notified/ marker lands and its reply is lost.
+	LostMarkerReplies float64
 }
 
 // ChaosFor derives a scenario from seed.
@@ -65,14 +93,48 @@ func ChaosFor(seed int64) Chaos {
 	if c.FailPrediction {
 		c.Vertex.FailJobs = 1
 	}
+
+	// Issue 14's interleavings draw from a stream of their own, so every
+	// seed keeps the faults above as they were. Each is on in about a
+	// quarter of the seeds (the supersession, possible in two files of three, in a third), independently.
+	x := rand.New(rand.NewPCG(uint64(seed), 0x14))
+	if x.IntN(4) == 0 {
+		c.FailPublishes = 1 + x.IntN(4)
+		c.PublishCode = []codes.Code{codes.Unavailable, codes.NotFound}[x.IntN(2)]
+	}
+	if x.IntN(4) == 0 {
+		c.BacklogGraces = 2 + 3*x.Float64()
+		c.BacklogAfter = time.Duration(x.IntN(1000)) * time.Millisecond
+	}
+	if x.IntN(3) == 0 && !c.FailPrediction {
+		c.Supersede = true
+		c.SupersedeSlowJob = time.Second + time.Duration(x.IntN(2000))*time.Millisecond
+	}
+	if x.IntN(4) == 0 {
+		c.LostMarkerReplies = 0.05 + 0.25*x.Float64()
+		c.Storage.LostWriteReplies = c.LostMarkerReplies
+		c.Storage.LostWritePrefixes = []string{run.ActivePrefix, notifiedPrefix}
+	}
 	return c
 }
 
+// notifiedPrefix is where notify keeps its markers (functions/notify).
+const notifiedPrefix = "notified/"
+
+// Arm applies the faults Start does not: the failing publications of run
+// events. Call it right after Start.
+func (c Chaos) Arm(s *Stack) {
+	if c.FailPublishes > 0 {
+		s.PubSub.FailPublishes(EventsTopic, c.FailPublishes, c.PublishCode)
+	}
+}
+
 func (c Chaos) String() string {
-	return fmt.Sprintf("seed=%d budget=%s event-copies=%d crash-rate=%.2f task-dups=%.2f gcs-faults=%.3f/%.3f/%.3f bq-5xx=%.3f vertex-5xx=%.3f fail-prediction=%v",
+	return fmt.Sprintf("seed=%d budget=%s event-copies=%d crash-rate=%.2f task-dups=%.2f gcs-faults=%.3f/%.3f/%.3f bq-5xx=%.3f vertex-5xx=%.3f fail-prediction=%v failed-publishes=%d/%s backlog=%.1fx-grace@%s supersede=%v/%s lost-marker-replies=%.2f",
 		c.Seed, c.Budget, c.EventCopies, c.CrashRate, c.Tasks.DuplicateRate,
 		c.Storage.Unavailable, c.Storage.TooManyRequests, c.Storage.LostResponse,
-		c.BigQuery.ServerErrorRate, c.Vertex.ServerErrorRate, c.FailPrediction)
+		c.BigQuery.ServerErrorRate, c.Vertex.ServerErrorRate, c.FailPrediction,
+		c.FailPublishes, c.PublishCode, c.BacklogGraces, c.BacklogAfter, c.Supersede, c.SupersedeSlowJob, c.LostMarkerReplies)
 }
 
 // crasher decides crashes from a hash of (seed, point, task, n), so a task's

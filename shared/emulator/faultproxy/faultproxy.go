@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,13 @@ type Faults struct {
 	// Delay holds a request this long before forwarding, with probability SlowRate.
 	Delay    time.Duration
 	SlowRate float64
+	// LostWriteReplies is the probability that a write (a request other
+	// than GET and HEAD) to an object whose name starts with one of
+	// LostWritePrefixes reaches the emulator and has its answer replaced
+	// by 503, on top of the faults above. Its draws come from a stream of
+	// their own, so they leave the other faults' sequence unchanged.
+	LostWriteReplies  float64
+	LostWritePrefixes []string
 }
 
 // LoseNextWrites makes the next n writes (requests other than GET and HEAD)
@@ -43,6 +51,8 @@ func (p *Proxy) LoseNextWrites(n int) {
 // Stats counts what the proxy did.
 type Stats struct {
 	Requests, Unavailable, TooManyRequests, LostResponses, Delayed int
+	// TargetedLost counts the LostWriteReplies among LostResponses.
+	TargetedLost int
 }
 
 // Proxy is a running fault-injecting proxy.
@@ -53,6 +63,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	f        Faults
 	rng      *rand.Rand
+	wrng     *rand.Rand // LostWriteReplies' stream
 	stats    Stats
 	loseNext int
 }
@@ -85,6 +96,7 @@ func (p *Proxy) SetFaults(f Faults) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.f, p.rng = f, rand.New(rand.NewPCG(f.Seed, f.Seed^0x9e3779b97f4a7c15))
+	p.wrng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x6c6f7374)) // "lost"
 }
 
 // Stats returns the counts so far.
@@ -106,13 +118,19 @@ const (
 	lost
 )
 
-func (p *Proxy) decide(method string) (decision, time.Duration) {
+func (p *Proxy) decide(r *http.Request) (decision, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Requests++
-	if p.loseNext > 0 && method != http.MethodGet && method != http.MethodHead {
+	write := r.Method != http.MethodGet && r.Method != http.MethodHead
+	if p.loseNext > 0 && write {
 		p.loseNext--
 		p.stats.LostResponses++
+		return lost, 0
+	}
+	if write && p.f.LostWriteReplies > 0 && hasPrefix(objectName(r), p.f.LostWritePrefixes) && p.wrng.Float64() < p.f.LostWriteReplies {
+		p.stats.LostResponses++
+		p.stats.TargetedLost++
 		return lost, 0
 	}
 	var delay time.Duration
@@ -137,7 +155,7 @@ func (p *Proxy) decide(method string) (decision, time.Duration) {
 
 // ServeHTTP forwards r, or fails it.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d, delay := p.decide(r.Method)
+	d, delay := p.decide(r)
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
@@ -158,4 +176,34 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.next.ServeHTTP(w, r)
 	}
+}
+
+// objectName is the object a Cloud Storage JSON API request names: the
+// name parameter of an upload (…/upload/storage/v1/b/B/o?name=N), else the
+// path segment after the last "o" (…/b/B/o/N, …/o/SRC/rewriteTo/b/B/o/DST,
+// …/o/N/compose), or "" for none.
+func objectName(r *http.Request) string {
+	if n := r.URL.Query().Get("name"); n != "" {
+		return n
+	}
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	for i := len(segs) - 2; i >= 0; i-- {
+		if segs[i] == "o" {
+			n, err := url.PathUnescape(segs[i+1])
+			if err != nil {
+				return ""
+			}
+			return n
+		}
+	}
+	return ""
+}
+
+func hasPrefix(name string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if name != "" && strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -64,5 +64,8 @@ func (s *Server) checkUnary(ctx context.Context, req any, info *grpc.UnaryServer
 			}
 		}
 	}
+	if err := s.injectPublish(ctx, info.FullMethod, req); err != nil {
+		return nil, err
+	}
 	return next(ctx, req)
 }

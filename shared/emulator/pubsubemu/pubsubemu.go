@@ -37,6 +37,7 @@ type Server struct {
 	project string
 	client  *pubsub.Client
 	authz   authz
+	faults  publishFaults // FailPublishes (faults.go)
 }
 
 // Start starts pstest on loopback for project.
