@@ -3,7 +3,6 @@ package automlemu
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,45 +17,15 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu/iamemutest"
 )
 
-// checkCall is one Authorizer.Check the emulator made.
-type checkCall struct{ identity, permission, resource string }
-
-// recordingAuthorizer records every check and refuses the permissions
-// given to refuse.
-type recordingAuthorizer struct {
-	mu    sync.Mutex
-	calls []checkCall
-	deny  map[string]bool
-}
-
-func (a *recordingAuthorizer) Check(identity, permission, resource string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.calls = append(a.calls, checkCall{identity, permission, resource})
-	if a.deny[permission] {
-		return &iamemu.Denied{Identity: identity, Permission: permission, Resource: resource}
-	}
-	return nil
-}
-
-func (a *recordingAuthorizer) refuse(perms ...string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.deny = map[string]bool{}
-	for _, p := range perms {
-		a.deny[p] = true
-	}
-}
-
-func (a *recordingAuthorizer) take() []checkCall {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c := a.calls
-	a.calls = nil
-	return c
-}
+// checkCall is one Authorizer.Check the emulator made; recordingAuthorizer
+// records them.
+type (
+	checkCall           = iamemutest.Check
+	recordingAuthorizer = iamemutest.Recorder
+)
 
 // iamFixture is newFixture whose clients call as identity.
 func iamFixture(t *testing.T, opts Options, identity string) *fixture {
@@ -116,23 +85,23 @@ func TestIAMProductionCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	got := az.take()
+	got := az.Take()
 	// await polls GetOperation as often as it takes; keep one of a run.
 	var dedup []checkCall
 	for i, c := range got {
-		if i > 0 && c == got[i-1] && c.permission == "automl.operations.get" {
+		if i > 0 && c == got[i-1] && c.Permission == "automl.operations.get" {
 			continue
 		}
 		dedup = append(dedup, c)
 	}
 	const project = "projects/p"
 	want := []checkCall{
-		{predictSA, "automl.models.get", project},
-		{predictSA, "automl.models.deploy", project},
-		{predictSA, "automl.operations.get", project}, // GetOperation polls, then ListOperations
-		{predictSA, "automl.models.predict", project},
-		{predictSA, "automl.models.predict", project}, // BatchPredict
-		{predictSA, "automl.models.undeploy", project},
+		{Identity: predictSA, Permission: "automl.models.get", Resource: project},
+		{Identity: predictSA, Permission: "automl.models.deploy", Resource: project},
+		{Identity: predictSA, Permission: "automl.operations.get", Resource: project}, // GetOperation polls, then ListOperations
+		{Identity: predictSA, Permission: "automl.models.predict", Resource: project},
+		{Identity: predictSA, Permission: "automl.models.predict", Resource: project}, // BatchPredict
+		{Identity: predictSA, Permission: "automl.models.undeploy", Resource: project},
 	}
 	if !equalCalls(dedup, want) {
 		t.Fatalf("checks =\n%v\nwant\n%v", dedup, want)
@@ -140,7 +109,7 @@ func TestIAMProductionCalls(t *testing.T) {
 
 	// Refusals: PERMISSION_DENIED naming the permission, and no effect.
 	calls, jobs := f.srv.PredictCalls(), f.srv.BatchJobs()
-	az.refuse("automl.models.predict", "automl.operations.get")
+	az.Refuse("automl.models.predict", "automl.operations.get")
 	_, err = f.pred.Predict(ctx, req)
 	wantDenied(t, err, "automl.models.predict")
 	_, err = f.pred.BatchPredict(ctx, gcsBatch(numbered, []string{"gs://b/in/p.csv"}, "gs://b/out"))
@@ -165,11 +134,11 @@ func TestIAMOperationsCancelDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	az.take()
-	az.refuse("automl.operations.cancel")
+	az.Take()
+	az.Refuse("automl.operations.cancel")
 	err = f.models.LROClient.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: dop.Name()})
 	wantDenied(t, err, "automl.operations.cancel")
-	az.refuse()
+	az.Refuse()
 	if err := f.models.LROClient.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: dop.Name()}); err != nil {
 		t.Fatal(err)
 	}
@@ -177,11 +146,11 @@ func TestIAMOperationsCancelDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []checkCall{
-		{predictSA, "automl.operations.cancel", "projects/p"},
-		{predictSA, "automl.operations.cancel", "projects/p"},
-		{predictSA, "automl.operations.delete", "projects/p"},
+		{Identity: predictSA, Permission: "automl.operations.cancel", Resource: "projects/p"},
+		{Identity: predictSA, Permission: "automl.operations.cancel", Resource: "projects/p"},
+		{Identity: predictSA, Permission: "automl.operations.delete", Resource: "projects/p"},
 	}
-	if got := az.take(); !equalCalls(got, want) {
+	if got := az.Take(); !equalCalls(got, want) {
 		t.Fatalf("checks = %v, want %v", got, want)
 	}
 }

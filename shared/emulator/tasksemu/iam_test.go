@@ -3,7 +3,6 @@ package tasksemu
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,51 +16,16 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu/iamemutest"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
 
-// checkCall is one Authorizer.Check the emulator made.
-type checkCall struct{ identity, permission, resource string }
-
-// recordingAuthorizer records every check and refuses the permissions in
-// deny for the identities in denyFor (every identity if denyFor is empty).
-type recordingAuthorizer struct {
-	mu      sync.Mutex
-	calls   []checkCall
-	deny    map[string]bool
-	denyFor map[string]bool
-}
-
-func (a *recordingAuthorizer) Check(identity, permission, resource string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.calls = append(a.calls, checkCall{identity, permission, resource})
-	if a.deny[permission] && (len(a.denyFor) == 0 || a.denyFor[identity]) {
-		return &iamemu.Denied{Identity: identity, Permission: permission, Resource: resource}
-	}
-	return nil
-}
-
-// refuse sets the refused permissions and identities (nil: none refused).
-func (a *recordingAuthorizer) refuse(perms []string, identities ...string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.deny, a.denyFor = map[string]bool{}, map[string]bool{}
-	for _, p := range perms {
-		a.deny[p] = true
-	}
-	for _, id := range identities {
-		a.denyFor[id] = true
-	}
-}
-
-func (a *recordingAuthorizer) take() []checkCall {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c := a.calls
-	a.calls = nil
-	return c
-}
+// checkCall is one Authorizer.Check the emulator made; recordingAuthorizer
+// records them.
+type (
+	checkCall           = iamemutest.Check
+	recordingAuthorizer = iamemutest.Recorder
+)
 
 func clientAs(t *testing.T, ctx context.Context, addr, identity string) *cloudtasks.Client {
 	t.Helper()
@@ -103,9 +67,9 @@ func TestIAMEnqueueAsProduction(t *testing.T) {
 	if _, err := adminC.PauseQueue(ctx, &cloudtaskspb.PauseQueueRequest{Name: queue}); err != nil {
 		t.Fatalf("PauseQueue: %v", err)
 	}
-	if got, want := az.take(), []checkCall{
-		{admin, "cloudtasks.queues.create", queue},
-		{admin, "cloudtasks.queues.pause", queue},
+	if got, want := az.Take(), []checkCall{
+		{Identity: admin, Permission: "cloudtasks.queues.create", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.queues.pause", Resource: queue},
 	}; !equalCalls(got, want) {
 		t.Fatalf("checks = %v, want %v", got, want)
 	}
@@ -114,9 +78,9 @@ func TestIAMEnqueueAsProduction(t *testing.T) {
 	if err := q.Enqueue(ctx, taskq.Task{RunID: "r1", Epoch: 1, Step: "load"}, time.Time{}); err != nil {
 		t.Fatalf("Enqueue allowed: %v", err)
 	}
-	if got, want := az.take(), []checkCall{
-		{ingest, "cloudtasks.tasks.create", queue},
-		{ingest, "iam.serviceAccounts.actAs", "projects/test-project/serviceAccounts/" + invoker},
+	if got, want := az.Take(), []checkCall{
+		{Identity: ingest, Permission: "cloudtasks.tasks.create", Resource: queue},
+		{Identity: ingest, Permission: "iam.serviceAccounts.actAs", Resource: "projects/test-project/serviceAccounts/" + invoker},
 	}; !equalCalls(got, want) {
 		t.Fatalf("checks = %v, want %v", got, want)
 	}
@@ -126,8 +90,8 @@ func TestIAMEnqueueAsProduction(t *testing.T) {
 
 	for _, perm := range []string{"cloudtasks.tasks.create", "iam.serviceAccounts.actAs"} {
 		t.Run(perm, func(t *testing.T) {
-			az.refuse([]string{perm})
-			defer az.refuse(nil)
+			az.Refuse(perm)
+			defer az.Refuse()
 			_, err := clientAs(t, ctx, srv.Addr(), ingest).CreateTask(ctx, &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: oidcTask(queue + "/tasks/denied")})
 			if status.Code(err) != codes.PermissionDenied {
 				t.Fatalf("CreateTask err = %v, want PermissionDenied", err)
@@ -140,10 +104,10 @@ func TestIAMEnqueueAsProduction(t *testing.T) {
 			}
 		})
 	}
-	az.take()
+	az.Take()
 
 	// The same call by another identity is still allowed: refusal is per identity.
-	az.refuse([]string{"cloudtasks.tasks.create"}, "other@test-project.iam.gserviceaccount.com")
+	az.RefuseFor([]string{"other@test-project.iam.gserviceaccount.com"}, "cloudtasks.tasks.create")
 	if _, err := clientAs(t, ctx, srv.Addr(), ingest).CreateTask(ctx, &cloudtaskspb.CreateTaskRequest{Parent: queue, Task: oidcTask(queue + "/tasks/ok2")}); err != nil {
 		t.Fatalf("CreateTask by a granted identity: %v", err)
 	}
@@ -193,23 +157,23 @@ func TestIAMMethodTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []checkCall{
-		{admin, "cloudtasks.queues.create", queue},
-		{admin, "cloudtasks.queues.pause", queue},
-		{admin, "cloudtasks.tasks.create", queue},
-		{admin, "cloudtasks.tasks.fullView", queue},
-		{admin, "cloudtasks.queues.get", queue},
-		{admin, "cloudtasks.tasks.get", queue},
-		{admin, "cloudtasks.tasks.list", queue},
-		{admin, "cloudtasks.queues.list", "projects/test-project"},
-		{admin, "cloudtasks.tasks.delete", queue},
+		{Identity: admin, Permission: "cloudtasks.queues.create", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.queues.pause", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.tasks.create", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.tasks.fullView", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.queues.get", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.tasks.get", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.tasks.list", Resource: queue},
+		{Identity: admin, Permission: "cloudtasks.queues.list", Resource: "projects/test-project"},
+		{Identity: admin, Permission: "cloudtasks.tasks.delete", Resource: queue},
 	}
-	if got := az.take(); !equalCalls(got, want) {
+	if got := az.Take(); !equalCalls(got, want) {
 		t.Fatalf("checks =\n%v\nwant\n%v", got, want)
 	}
 
 	// A refused read is refused before the emulator looks: a queue that
 	// does not exist answers PERMISSION_DENIED, not NOT_FOUND.
-	az.refuse([]string{"cloudtasks.queues.get"})
+	az.Refuse("cloudtasks.queues.get")
 	_, err = c.GetQueue(ctx, &cloudtaskspb.GetQueueRequest{Name: testLocation + "/queues/missing"})
 	if status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("GetQueue err = %v, want PermissionDenied", err)

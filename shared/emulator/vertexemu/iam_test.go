@@ -3,7 +3,6 @@ package vertexemu
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,45 +18,15 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/dropcast/dropcast/shared/emulator/iamemu"
+	"github.com/dropcast/dropcast/shared/emulator/iamemu/iamemutest"
 )
 
-// checkCall is one Authorizer.Check the emulator made.
-type checkCall struct{ identity, permission, resource string }
-
-// recordingAuthorizer records every check and refuses the permissions
-// given to refuse.
-type recordingAuthorizer struct {
-	mu    sync.Mutex
-	calls []checkCall
-	deny  map[string]bool
-}
-
-func (a *recordingAuthorizer) Check(identity, permission, resource string) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.calls = append(a.calls, checkCall{identity, permission, resource})
-	if a.deny[permission] {
-		return &iamemu.Denied{Identity: identity, Permission: permission, Resource: resource}
-	}
-	return nil
-}
-
-func (a *recordingAuthorizer) refuse(perms ...string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.deny = map[string]bool{}
-	for _, p := range perms {
-		a.deny[p] = true
-	}
-}
-
-func (a *recordingAuthorizer) take() []checkCall {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	c := a.calls
-	a.calls = nil
-	return c
-}
+// checkCall is one Authorizer.Check the emulator made; recordingAuthorizer
+// records them.
+type (
+	checkCall           = iamemutest.Check
+	recordingAuthorizer = iamemutest.Recorder
+)
 
 // iamEnv is newEnv whose clients call as identity.
 func iamEnv(t *testing.T, opts Options, identity string) *env {
@@ -152,26 +121,26 @@ func TestIAMProductionCalls(t *testing.T) {
 	}
 
 	want := []checkCall{
-		{predictSA, "aiplatform.models.get", project},
-		{predictSA, "aiplatform.endpoints.create", project},
-		{predictSA, "aiplatform.endpoints.get", project},
-		{predictSA, "aiplatform.endpoints.deploy", project},
-		{predictSA, "aiplatform.endpoints.get", project}, // GetOperation on the endpoint's operation
-		{predictSA, "aiplatform.operations.list", project},
-		{predictSA, "aiplatform.endpoints.get", project},
-		{predictSA, "aiplatform.endpoints.predict", project},
-		{predictSA, "aiplatform.endpoints.undeploy", project},
-		{predictSA, "aiplatform.batchPredictionJobs.create", project},
-		{predictSA, "aiplatform.batchPredictionJobs.get", project},
-		{predictSA, "aiplatform.batchPredictionJobs.list", project},
+		{Identity: predictSA, Permission: "aiplatform.models.get", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.create", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.get", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.deploy", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.get", Resource: project}, // GetOperation on the endpoint's operation
+		{Identity: predictSA, Permission: "aiplatform.operations.list", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.get", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.predict", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.undeploy", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.batchPredictionJobs.create", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.batchPredictionJobs.get", Resource: project},
+		{Identity: predictSA, Permission: "aiplatform.batchPredictionJobs.list", Resource: project},
 	}
-	if got := az.take(); !equalCalls(got, want) {
+	if got := az.Take(); !equalCalls(got, want) {
 		t.Fatalf("checks =\n%v\nwant\n%v", got, want)
 	}
 
 	// Refusals: PERMISSION_DENIED naming the permission, and no effect.
 	calls, jobs := e.srv.PredictCalls(), e.srv.BatchJobs()
-	az.refuse("aiplatform.endpoints.predict", "aiplatform.batchPredictionJobs.create")
+	az.Refuse("aiplatform.endpoints.predict", "aiplatform.batchPredictionJobs.create")
 	_, err = e.predict.Predict(ctx, &aiplatformpb.PredictRequest{Endpoint: epName, Instances: []*structpb.Value{instance(t, row)}})
 	wantDenied(t, err, "aiplatform.endpoints.predict")
 	_, err = e.jobs.CreateBatchPredictionJob(ctx, csvJob(e, "iam2", "gs://in/p.csv"))
@@ -180,7 +149,7 @@ func TestIAMProductionCalls(t *testing.T) {
 		t.Errorf("refused calls took effect: predict calls %d→%d, batch jobs %d→%d", calls, e.srv.PredictCalls(), jobs, e.srv.BatchJobs())
 	}
 	// Refused before the emulator looks: a missing model is PERMISSION_DENIED.
-	az.refuse("aiplatform.models.get")
+	az.Refuse("aiplatform.models.get")
 	_, err = e.models.GetModel(ctx, &aiplatformpb.GetModelRequest{Name: e.srv.ModelName("missing")})
 	wantDenied(t, err, "aiplatform.models.get")
 	// Another permission is still allowed.
@@ -204,19 +173,19 @@ func TestIAMCancelOperation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	az.take()
-	az.refuse("aiplatform.endpoints.deploy")
+	az.Take()
+	az.Refuse("aiplatform.endpoints.deploy")
 	err = e.eps.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: dop.Name()})
 	wantDenied(t, err, "aiplatform.endpoints.deploy")
-	az.refuse()
+	az.Refuse()
 	if err := e.eps.CancelOperation(ctx, &longrunningpb.CancelOperationRequest{Name: dop.Name()}); err != nil {
 		t.Fatal(err)
 	}
 	want := []checkCall{
-		{predictSA, "aiplatform.endpoints.deploy", "projects/" + e.srv.Project()},
-		{predictSA, "aiplatform.endpoints.deploy", "projects/" + e.srv.Project()},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.deploy", Resource: "projects/" + e.srv.Project()},
+		{Identity: predictSA, Permission: "aiplatform.endpoints.deploy", Resource: "projects/" + e.srv.Project()},
 	}
-	if got := az.take(); !equalCalls(got, want) {
+	if got := az.Take(); !equalCalls(got, want) {
 		t.Fatalf("checks = %v, want %v", got, want)
 	}
 }
