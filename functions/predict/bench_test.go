@@ -59,7 +59,7 @@ func BenchmarkOnline(b *testing.B) {
 	}
 	defer gcs.Close()
 	srv, err := vertexemu.Start(vertexemu.Options{
-		Storage: gcs, Models: map[string]*model.Model{"demo": model.Demo()},
+		Storage: gcs, Models: map[string]model.Predictor{"demo": model.Demo()},
 		PredictBaseLatency: 20 * time.Millisecond, PredictPerRowLatency: 50 * time.Microsecond,
 	})
 	if err != nil {

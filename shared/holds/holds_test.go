@@ -107,7 +107,7 @@ func TestConcurrentHoldersElectExactlyOneUndeployer(t *testing.T) {
 func vertexEnv(t *testing.T, gcs *storage.Client) (*vertexemu.Server, predictor.Backend, string) {
 	t.Helper()
 	srv, err := vertexemu.Start(vertexemu.Options{
-		Storage: gcs, Models: map[string]*model.Model{"demo": model.Demo()},
+		Storage: gcs, Models: map[string]model.Predictor{"demo": model.Demo()},
 		DeployLatency: 20 * time.Millisecond, UndeployLatency: 20 * time.Millisecond,
 	})
 	if err != nil {

@@ -176,7 +176,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: bigquery emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.BQ.Close() })
-	models := map[string]*model.Model{sample.ModelID: model.Demo()}
+	models := map[string]model.Predictor{sample.ModelID: model.Demo()}
 	if s.Vertex, err = vertexemu.Start(vertexemu.Options{
 		Project: Project, Location: Region, Storage: s.Storage, Models: models,
 		JobLatency: opts.Latency, DeployLatency: opts.Latency, UndeployLatency: opts.Latency,

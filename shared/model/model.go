@@ -64,6 +64,8 @@ type Feature struct {
 type Prediction struct {
 	Label  string
 	Scores map[string]float64
+	// Value is a regression's prediction (Label and Scores are then empty).
+	Value float64
 }
 
 //go:embed demo.json

@@ -24,7 +24,7 @@ const timestampLayout = "2006-01-02T15:04:05.000Z"
 // batchJob is what a running BatchPredict needs.
 type batchJob struct {
 	op      *operation
-	m       *model.Model
+	m       model.Predictor
 	display string
 	input   *automlpb.BatchPredictInputConfig
 	prefix  string
@@ -175,7 +175,7 @@ func (st *state) readBatchInput(ctx context.Context, in *automlpb.BatchPredictIn
 }
 
 // predictRecord predicts one CSV record, or says why it cannot be.
-func (st *state) predictRecord(m *model.Model, header, rec []string) (model.Prediction, error) {
+func (st *state) predictRecord(m model.Predictor, header, rec []string) (model.Prediction, error) {
 	st.mu.Lock()
 	bad := st.faults.roll(st.faults.f.PredictErrorRate)
 	st.mu.Unlock()

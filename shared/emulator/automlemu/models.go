@@ -19,7 +19,7 @@ import (
 // modelState is one registered model; guarded by state.mu.
 type modelState struct {
 	id, display string
-	m           *model.Model
+	m           model.Predictor
 	created     time.Time
 
 	deployed      bool
@@ -47,12 +47,10 @@ func (st *state) columnSpecName(ms *modelState, i int) string {
 
 // features are the model's input feature columns with AutoML data types:
 // numeric transforms are FLOAT64, the rest CATEGORY.
-func features(m *model.Model) []*automlpb.ColumnSpec {
+func features(m model.Predictor) []*automlpb.ColumnSpec {
 	numeric := map[string]bool{}
-	for _, f := range m.Features {
-		if f.Transform == model.TransformNumber || f.Transform == model.TransformLog1p {
-			numeric[f.Column] = true
-		}
+	for _, col := range m.NumericColumns() {
+		numeric[col] = true
 	}
 	var specs []*automlpb.ColumnSpec
 	for _, col := range m.Columns() {

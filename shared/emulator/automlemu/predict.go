@@ -114,7 +114,7 @@ func rowValues(specs []*automlpb.ColumnSpec, payload *automlpb.ExamplePayload) (
 }
 
 // annotations is one Tables annotation per class, highest score first.
-func annotations(m *model.Model, p model.Prediction) []*automlpb.AnnotationPayload {
+func annotations(m model.Predictor, p model.Prediction) []*automlpb.AnnotationPayload {
 	classes := m.Classes()
 	sort.SliceStable(classes, func(i, j int) bool { return p.Scores[classes[i]] > p.Scores[classes[j]] })
 	out := make([]*automlpb.AnnotationPayload, 0, len(classes))

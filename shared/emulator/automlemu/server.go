@@ -46,7 +46,7 @@ type Options struct {
 	// from Project, so that it differs from the ID).
 	ProjectNumber string
 	// Models are the servable models by ID; each starts UNDEPLOYED.
-	Models map[string]*model.Model
+	Models map[string]model.Predictor
 	// DisplayNames optionally names models (default "model_<ID>"); the name
 	// appears in batch output directories.
 	DisplayNames map[string]string

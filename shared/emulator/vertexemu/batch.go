@@ -112,7 +112,7 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 
 // predictRow returns the prediction cells of one row, one score per class
 // in the model's order, or why it failed.
-func (s *Server) predictRow(m *model.Model, header, row []string) ([]string, error) {
+func (s *Server) predictRow(m model.Predictor, header, row []string) ([]string, error) {
 	if len(row) != len(header) {
 		return nil, fmt.Errorf("row has %d fields, the header has %d", len(row), len(header))
 	}
@@ -137,7 +137,7 @@ func (s *Server) predictRow(m *model.Model, header, row []string) ([]string, err
 	return cells, nil
 }
 
-func toClassification(m *model.Model, p model.Prediction) classification {
+func toClassification(m model.Predictor, p model.Prediction) classification {
 	c := classification{Classes: m.Classes()}
 	for _, class := range c.Classes {
 		c.Scores = append(c.Scores, p.Scores[class])

@@ -191,7 +191,7 @@ func TestOnlineFaults(t *testing.T) {
 }
 
 func TestModels(t *testing.T) {
-	e := newEnv(t, Options{Models: map[string]*model.Model{"demo-returns": model.Demo(), "other": model.Demo()}})
+	e := newEnv(t, Options{Models: map[string]model.Predictor{"demo-returns": model.Demo(), "other": model.Demo()}})
 	ctx := context.Background()
 	m, err := e.models.GetModel(ctx, &aiplatformpb.GetModelRequest{Name: e.modelRef})
 	if err != nil || m.DisplayName != "demo-returns" || m.Name != e.modelRef {

@@ -86,7 +86,7 @@ func servingModel(ep *aiplatformpb.Endpoint) *aiplatformpb.DeployedModel {
 }
 
 // predictInstance predicts one instance, an object of column values.
-func predictInstance(m *model.Model, inst *structpb.Value) (model.Prediction, error) {
+func predictInstance(m model.Predictor, inst *structpb.Value) (model.Prediction, error) {
 	obj := inst.GetStructValue()
 	if obj == nil {
 		return model.Prediction{}, status.Error(codes.InvalidArgument, "instance is not an object")

@@ -35,7 +35,7 @@ func newEnv(t *testing.T, opts Options) *env {
 	gcs := gcsemutest.Start(t, "in", "out")
 	opts.Storage = gcs
 	if opts.Models == nil {
-		opts.Models = map[string]*model.Model{"demo-returns": model.Demo()}
+		opts.Models = map[string]model.Predictor{"demo-returns": model.Demo()}
 	}
 	srv, err := Start(opts)
 	if err != nil {

@@ -69,7 +69,7 @@ type Options struct {
 	Storage *storage.Client
 	// Models are the registered models by model ID, served as
 	// projects/P/locations/L/models/ID with the ID as display name.
-	Models map[string]*model.Model
+	Models map[string]model.Predictor
 	// BigQuery, if set, reads bigquery_source inputs; without it batch jobs
 	// with BigQuery input are rejected with FailedPrecondition.
 	BigQuery BigQueryReader

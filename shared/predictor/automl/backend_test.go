@@ -35,7 +35,7 @@ func newFixture(t *testing.T, opts automlemu.Options, cfg Config) *fixture {
 	ctx := context.Background()
 	gc := gcsemutest.Start(t, "b")
 	opts.Storage = gc
-	opts.Models = map[string]*model.Model{"m1": model.Demo()}
+	opts.Models = map[string]model.Predictor{"m1": model.Demo()}
 	emu, err := automlemu.Start(opts)
 	if err != nil {
 		t.Fatal(err)

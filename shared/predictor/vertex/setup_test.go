@@ -30,7 +30,7 @@ func newEnv(t *testing.T, opts vertexemu.Options) *env {
 	gcs := gcsemutest.Start(t, "data")
 	opts.Storage = gcs
 	opts.Project, opts.Location = "proj", "europe-west1"
-	opts.Models = map[string]*model.Model{"demo-returns": model.Demo()}
+	opts.Models = map[string]model.Predictor{"demo-returns": model.Demo()}
 	emu, err := vertexemu.Start(opts)
 	if err != nil {
 		t.Fatal(err)
