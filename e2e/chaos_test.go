@@ -73,7 +73,7 @@ func TestChaos(t *testing.T) {
 		}
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			chaosScenario(t, seed, f, next, refs)
+			chaosScenario(t, chaosFor(t, seed), f, next, refs)
 		})
 	}
 }
@@ -100,18 +100,38 @@ func chaosSeeds(t *testing.T) []int64 {
 	return seeds
 }
 
-func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs map[string]reference) {
+// chaosFor is seed's scenario; DROPCAST_CHAOS_LOST_MARKER_REPLIES=P
+// replays it with lost marker replies at rate P.
+func chaosFor(t *testing.T, seed int64) localstack.Chaos {
 	ch := localstack.ChaosFor(seed)
+	if v := os.Getenv("DROPCAST_CHAOS_LOST_MARKER_REPLIES"); v != "" {
+		p, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("DROPCAST_CHAOS_LOST_MARKER_REPLIES=%q", v)
+		}
+		ch.WithLostMarkerReplies(p)
+	}
+	return ch
+}
+
+func chaosScenario(t *testing.T, ch localstack.Chaos, f chaosFile, next *chaosFile, refs map[string]reference) {
+	seed := ch.Seed
 	supersede := ch.Supersede && next != nil
 	replay := fmt.Sprintf("replay: DROPCAST_CHAOS_SEED=%d go test ./e2e -run TestChaos -v   (file %s; %s)", seed, f.name, ch)
 	if supersede {
 		replay += " (superseded by " + next.name + ")"
 	}
 	hook := newHookReceiver(t, http.StatusOK)
-	s := mustStack(t, localstack.Options{Chaos: &ch, Configure: hook.configure})
+	evs := &eventLog{}
+	s := mustStack(t, localstack.Options{Chaos: &ch, Configure: hook.configure, OnEvent: evs.add})
 	ch.Arm(s)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if ch.SpecChange != "" {
+		if err := warmSpecs(ctx, s); err != nil {
+			t.Fatalf("%v\n%s", err, replay)
+		}
+	}
 	if supersede {
 		bq := ch.BigQuery
 		bq.SlowJobs = ch.SupersedeSlowJob // the first upload's load job
@@ -122,6 +142,7 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 		t.Fatalf("drop: %v\n%s", err, replay)
 	}
 	sweeps := startChaosSweeps(ctx, s, ch)
+	specSweeps := startSpecChangeSweeps(ctx, s, ch)
 	ids := []string{id}
 	final, want := f, refs[f.name]
 	if supersede {
@@ -136,6 +157,12 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 		ids = append(ids, id2)
 		final, want = *next, refs[next.name]
 	}
+	// Reruns, a backfill, a late announcement: every one ends before the
+	// runs are awaited, so the records awaited are of their last epochs.
+	notes, problems := interventions(ctx, s, ch, sampleObject(), ids)
+	for _, p := range problems {
+		t.Errorf("%s\n%s", p, replay)
+	}
 	runs := make([]*run.Run, len(ids))
 	for i, id := range ids {
 		if runs[i], err = s.Wait(ctx, id, nil); err != nil {
@@ -143,7 +170,15 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 		}
 	}
 	sweepFailed := sweeps.stop()
+	specProblems := specSweeps.stop()
+	for _, p := range specProblems {
+		t.Errorf("%s\n%s", p, replay)
+	}
 	r := runs[len(runs)-1] // the newest upload's
+	for _, r := range runs {
+		notes = append(notes, fmt.Sprintf("run %s ended %s in epoch %d", r.ID, r.Status, r.Epoch))
+	}
+	t.Logf("%s", strings.Join(notes, "; "))
 
 	wantStep := final.failStep
 	if wantStep == "" && ch.FailPrediction {
@@ -162,19 +197,14 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 		}
 	}
 
-	// The record tells the true story: every attempt a crash ended is counted.
-	for step, crashed := range s.CrashedAttempts() {
-		attempts, done := 0, 0
-		for _, r := range runs {
-			if st := r.StepState(step); st != nil {
-				attempts += st.Attempts
-				if st.Status == run.StepDone {
-					done++
-				}
+	// The record tells the true story: every attempt a crash ended in a
+	// run's last epoch is counted in its step's attempts, with the one that
+	// succeeded.
+	for _, r := range runs {
+		for step, crashed := range s.CrashedAttemptsIn(r.ID, r.Epoch) {
+			if st := r.StepState(step); st != nil && st.Status == run.StepDone && st.Attempts < crashed+1 {
+				t.Errorf("run %s epoch %d step %s: %d attempts recorded, but %d were crashed before it succeeded\n%s", r.ID, r.Epoch, step, st.Attempts, crashed, replay)
 			}
-		}
-		if done == len(runs) && attempts < crashed+done {
-			t.Errorf("step %s: %d attempts recorded, but %d were crashed before %d succeeded\n%s", step, attempts, crashed, done, replay)
 		}
 	}
 	if r.Status == run.Succeeded {
@@ -192,12 +222,14 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 				t.Errorf("%s holds %d rows, want %d\n%s", table, n, want.clean, replay)
 			}
 		}
-		if supersede {
-			q := "SELECT COUNT(*) FROM `dropcast-local.sales.purchase_predictions` WHERE run_id = '" + r.ID + "'"
-			if n := queryInt(t, s, q); n != want.clean {
-				t.Errorf("results table holds %d rows of the newest run, want %d\n%s", n, want.clean, replay)
-			}
+		// …the newest upload's and its last epoch's, whatever ran before.
+		if err := checkTablesHoldLastEpoch(t, s, r, want.rows); err != nil {
+			t.Errorf("%v\n%s", err, replay)
 		}
+	}
+	// No file got a second run (a sweep after a spec change, say).
+	if extra, err := unexpectedRuns(ctx, s, ids); err != nil || len(extra) > 0 {
+		t.Errorf("runs other than %v: %v (%v)\n%s", ids, extra, err, replay)
 	}
 	if n := s.Vertex.DeployedModels() + s.AutoML.DeployedModels(); n != 0 {
 		t.Errorf("%d models left deployed\n%s", n, replay)
@@ -215,6 +247,9 @@ func chaosScenario(t *testing.T, seed int64, f chaosFile, next *chaosFile, refs 
 		if err != nil || !final.Announced || !final.Terminal() {
 			t.Errorf("run %s: outcome never announced (%v)\n%s", id, err, replay)
 			continue
+		}
+		if err := awaitAnnouncedForLastEpoch(evs, final, 15*time.Second); err != nil {
+			t.Errorf("%v\n%s", err, replay)
 		}
 		// …and the webhook received it at least once.
 		if !awaitOutcomePosted(hook, final, 15*time.Second) {

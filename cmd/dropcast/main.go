@@ -28,6 +28,7 @@ func commands() map[string]command {
 		"clean":    {"clean a local CSV with a spec's rules", cmdClean},
 		"runs":     {"see and steer runs: list, show, rerun, backfill, watch", cmdRuns},
 		"smoke":    {"check a deployment end to end with the bundled sample", cmdSmoke},
+		"model":    {"train a model from a labelled CSV; describe a model file", cmdModel},
 	}
 }
 

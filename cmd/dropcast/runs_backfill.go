@@ -130,36 +130,11 @@ func (c *runsCLI) backfill(ctx context.Context, args []string) int {
 	return code
 }
 
-// backfillOne starts or reruns one file's run, or says why not.
+// backfillOne starts or reruns one file's run, or says why not
+// (ingest.Backfill, which the chaos test races against running epochs).
 func (c *runsCLI) backfillOne(ctx context.Context, a *app.App, f backfillFile, force, dry bool) (action, id string, err error) {
-	r, err := a.Runs.Get(ctx, f.id)
-	switch {
-	case errors.Is(err, run.ErrNotFound):
-		if dry {
-			return "would start", f.id, nil
-		}
-		started, err := ingest.Start(ctx, a, gcsevent.Object{Bucket: a.Config.InboxBucket, Name: f.object, Generation: f.generation, Size: f.size})
-		if err != nil {
-			return "", f.id, err
-		}
-		if started == nil {
-			return "", f.id, errors.New("no spec takes it any more")
-		}
-		return "started", started.ID, nil
-	case err != nil:
-		return "", f.id, err
-	case r.Status == run.Running:
-		return "skipped (running)", f.id, nil
-	case r.Status == run.Succeeded && !force:
-		return "skipped (succeeded)", f.id, nil
-	}
-	if dry {
-		return "would rerun", f.id, nil
-	}
-	if _, err := rerunRun(ctx, a, r, "", false, c.now); err != nil {
-		return "", f.id, err
-	}
-	return "rerun", f.id, nil
+	obj := gcsevent.Object{Bucket: a.Config.InboxBucket, Name: f.object, Generation: f.generation, Size: f.size}
+	return ingest.Backfill(ctx, a, obj, f.id, force, dry)
 }
 
 type backfillSkips struct{ outside, undated int }

@@ -383,7 +383,7 @@ func TestRestart(t *testing.T) {
 		return r
 	}
 	r := done()
-	if err := restart(r, run.Load, t0.Add(time.Hour)); err != nil {
+	if err := run.Restart(r, run.Load, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if r.Epoch != 2 || r.Status != run.Running || r.Step != run.Load || r.Segment != 0 || r.Redrives != 0 || r.Fence != 17 ||
@@ -408,10 +408,10 @@ func TestRestart(t *testing.T) {
 
 	r = done()
 	r.Steps[1].Status, r.Status = run.StepFailed, run.Failed
-	if err := restart(r, run.Predict, t0); err == nil || !strings.Contains(err.Error(), "load is failed; rerun from load") {
+	if err := run.Restart(r, run.Predict, t0); err == nil || !strings.Contains(err.Error(), "load is failed; rerun from load") {
 		t.Errorf("restart after a failed step: %v", err)
 	}
-	if err := restart(done(), "nope", t0); err == nil {
+	if err := run.Restart(done(), "nope", t0); err == nil {
 		t.Error("restart from an unknown step succeeded")
 	}
 }
@@ -447,7 +447,7 @@ func TestDiff(t *testing.T) {
 		t.Errorf("failure: %s", got)
 	}
 	r4 := cloneRun(r3)
-	if err := restart(r4, run.Load, t0.Add(time.Minute)); err != nil {
+	if err := run.Restart(r4, run.Load, t0.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	r4.Steps[1].Status, r4.Steps[1].Attempts, r4.Steps[1].StartedAt = run.StepRunning, 1, t0.Add(time.Minute)
@@ -525,4 +525,17 @@ func eventually(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// cloneRun deep-copies the parts of r that a rerun changes.
+func cloneRun(r *run.Run) *run.Run {
+	c := *r
+	c.Steps = make([]*run.StepState, len(r.Steps))
+	for i, st := range r.Steps {
+		s := *st
+		c.Steps[i] = &s
+	}
+	c.Outputs = maps.Clone(r.Outputs)
+	c.Counters = maps.Clone(r.Counters)
+	return &c
 }

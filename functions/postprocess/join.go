@@ -11,78 +11,76 @@ import (
 
 	"cloud.google.com/go/storage"
 
-	"github.com/dropcast/dropcast/shared/schema"
+	"github.com/dropcast/dropcast/shared/predictor"
 )
 
-// joinError is a permanent problem joining predictions to rows.
+// joinError is a permanent problem shaping predictions into results.
 type joinError struct{ msg string }
 
 func (e *joinError) Error() string { return e.msg }
 
-// joinPart joins the rows of one clean part to their predictions and writes
-// them as the result part out, starting with the header when header is set.
-// Rows without a prediction (the service reported them in its errors files)
-// are left out. It returns the rows written; out is only stored when every
-// row is.
-func joinPart(ctx context.Context, clean, out *storage.ObjectHandle, l *Layout, ix *index, meta metadata, header bool) (int64, error) {
-	r, err := clean.NewReader(ctx)
+// partChunkSize is the upload buffer of a result part: a quarter of the
+// client's 16 MiB default, since the buffers of consecutive parts can be
+// live at once, and the step's memory is mostly these buffers.
+const partChunkSize = 4 << 20
+
+// writePart shapes the rows of one predictions file of out into the result
+// part dst, in the file's order, starting with the header when header is
+// set. Each result row comes from its prediction row alone: the file holds
+// the row's input values next to its prediction. It returns the rows
+// written; dst is only stored when every row is.
+func writePart(ctx context.Context, b predictor.Backend, out predictor.Output, file string, dst *storage.ObjectHandle, l *Layout, meta metadata, header bool) (int64, error) {
+	in, err := b.OpenOutput(ctx, out, file)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", clean.ObjectName(), err)
+		return 0, fmt.Errorf("read predictions: %w", err)
 	}
-	defer r.Close()
-	in := csv.NewReader(r)
-	in.ReuseRecord = true
-	head, err := in.Read()
-	if err != nil {
-		return 0, fmt.Errorf("read %s header: %w", clean.ObjectName(), err)
+	defer in.Close()
+	if l.scoresAll {
+		for _, c := range in.Classes() {
+			if !slices.Contains(l.classes, c) {
+				return 0, &joinError{fmt.Sprintf("%s has class %q, which results with classes %q have no column for", file, c, l.classes)}
+			}
+		}
 	}
-	key := slices.Index(head, schema.RowKeyColumn)
-	if key < 0 {
-		return 0, &joinError{fmt.Sprintf("%s has no %s column", clean.ObjectName(), schema.RowKeyColumn)}
-	}
-	rows, err := l.builder(head, meta)
+	rows, err := l.builder(out.Input, meta)
 	if err != nil {
 		return 0, err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // abandons the part on any early return
-	w := out.NewWriter(ctx)
+	w := dst.NewWriter(ctx)
 	w.ContentType = "text/csv"
+	w.ChunkSize = partChunkSize
 	cw := csv.NewWriter(w)
 	if header {
 		if err := cw.Write(l.Header()); err != nil {
-			return 0, fmt.Errorf("write %s: %w", out.ObjectName(), err)
+			return 0, fmt.Errorf("write %s: %w", dst.ObjectName(), err)
 		}
 	}
 	var n int64
 	for {
-		rec, err := in.Read()
+		row, err := in.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", clean.ObjectName(), err)
+			return 0, fmt.Errorf("read predictions: %w", err)
 		}
-		k, err := strconv.ParseInt(rec[key], 10, 64)
-		if err != nil {
-			return 0, &joinError{fmt.Sprintf("%s: row key %q is not a line number", clean.ObjectName(), rec[key])}
+		if _, err := strconv.ParseInt(row.RowKey, 10, 64); err != nil {
+			return 0, &joinError{fmt.Sprintf("%s: row key %q is not a line number", file, row.RowKey)}
 		}
-		p, ok := ix.rows[k]
-		if !ok {
-			continue
-		}
-		if err := cw.Write(rows.build(rec, rec[key], &p)); err != nil {
-			return 0, fmt.Errorf("write %s: %w", out.ObjectName(), err)
+		if err := cw.Write(rows.build(row)); err != nil {
+			return 0, fmt.Errorf("write %s: %w", dst.ObjectName(), err)
 		}
 		n++
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", out.ObjectName(), err)
+		return 0, fmt.Errorf("write %s: %w", dst.ObjectName(), err)
 	}
 	if err := w.Close(); err != nil {
-		return 0, fmt.Errorf("write %s: %w", out.ObjectName(), err)
+		return 0, fmt.Errorf("write %s: %w", dst.ObjectName(), err)
 	}
 	return n, nil
 }

@@ -2,13 +2,13 @@ package postprocess
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
 
 	"cloud.google.com/go/bigquery"
 
+	"github.com/dropcast/dropcast/shared/predictor"
 	"github.com/dropcast/dropcast/shared/schema"
 	"github.com/dropcast/dropcast/shared/spec"
 )
@@ -20,7 +20,8 @@ type Layout struct {
 	cols       []column
 	data       []string // the spec columns selected, in output order
 	classes    []string // score_<class> columns, in order (scores: all)
-	round      int      // decimals of scores; -1 keeps every digit
+	scoresAll  bool
+	round      int // decimals of scores; -1 keeps every digit
 	neutralize bool
 }
 
@@ -56,6 +57,7 @@ func NewLayout(p *spec.Pipeline, classes []string) (*Layout, error) {
 		column{name: "score", typ: bigquery.FloatFieldType},
 	)
 	if p.Results.Scores == spec.ScoresAll {
+		l.scoresAll = true
 		l.classes = slices.Clone(classes)
 		for _, c := range classes {
 			l.cols = append(l.cols, column{name: ScoreColumn(c), typ: bigquery.FloatFieldType})
@@ -115,44 +117,42 @@ func (l *Layout) Schema() bigquery.Schema {
 // metadata is what every row of one run says about the run.
 type metadata struct{ runID, source, model, predictedAt string }
 
-// rowBuilder turns clean records of one part into result rows.
+// rowBuilder turns prediction rows into result rows.
 type rowBuilder struct {
 	l    *Layout
-	src  []int // index in the clean record of each selected column
+	src  []int // index in the row's input values of each selected column
 	meta metadata
 	row  []string
 }
 
-// builder maps the layout onto a clean part's header.
-func (l *Layout) builder(cleanHeader []string, meta metadata) (*rowBuilder, error) {
+// builder maps the layout onto the prediction rows' input columns.
+func (l *Layout) builder(input []string, meta metadata) (*rowBuilder, error) {
 	b := &rowBuilder{l: l, meta: meta, row: make([]string, 0, len(l.cols))}
 	for _, name := range l.data {
-		i := slices.Index(cleanHeader, name)
+		i := slices.Index(input, name)
 		if i < 0 {
-			return nil, &joinError{fmt.Sprintf("clean rows have no column %s", name)}
+			return nil, &joinError{fmt.Sprintf("prediction rows have no column %s", name)}
 		}
 		b.src = append(b.src, i)
 	}
 	return b, nil
 }
 
-// build returns the result row of a clean record, its row key and its
-// prediction. The slice is reused by the next call.
-func (b *rowBuilder) build(rec []string, key string, p *entry) []string {
+// build returns the result row of a prediction row: the selected input
+// values, the prediction, the class scores and the run's metadata. The
+// slice is reused by the next call.
+func (b *rowBuilder) build(r *predictor.Row) []string {
 	l := b.l
 	row := b.row[:0]
 	for _, i := range b.src {
-		row = append(row, rec[i])
+		row = append(row, r.Input[i])
 	}
-	row = append(row, p.label, l.score(p.score, p.classified))
-	for i := range l.classes {
-		v := math.NaN()
-		if i < len(p.scores) {
-			v = p.scores[i]
-		}
-		row = append(row, l.score(v, !math.IsNaN(v)))
+	row = append(row, r.Label, l.score(r.Score, r.Scores != nil))
+	for _, c := range l.classes {
+		v, ok := r.Scores[c]
+		row = append(row, l.score(v, ok))
 	}
-	row = append(row, b.meta.runID, b.meta.source, b.meta.model, b.meta.predictedAt, key)
+	row = append(row, b.meta.runID, b.meta.source, b.meta.model, b.meta.predictedAt, r.RowKey)
 	if l.neutralize {
 		for i, c := range l.cols {
 			if c.typ == bigquery.StringFieldType {

@@ -91,33 +91,35 @@ func TestRowsAreRoundedNeutralizedAndNullWhereAbsent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := &index{rows: map[int64]entry{}, classID: map[string]int{}, scores: true}
-	if err := ix.add(predictor.Prediction{RowKey: "7", Label: "true", Score: 0.87654, Scores: map[string]float64{"true": 0.87654, "false": 0.12346}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ix.add(predictor.Prediction{RowKey: "8", Label: "-0.5"}); err != nil { // regression: no scores
-		t.Fatal(err)
-	}
-	ix.sortClasses()
-	if !slices.Equal(ix.classes, []string{"false", "true"}) {
-		t.Fatalf("classes %v", ix.classes)
-	}
-	clean := []string{"date", "store_id", "item_id", "category", "price", "quantity", "promo", "note", "dropcast_row"}
-	b, err := l.builder(clean, metadata{"run-1", "gs://in/=x.csv", "projects/p/locations/l/models/m", "2026-04-26 12:00:00.000000 UTC"})
+	input := []string{"date", "store_id", "item_id", "category", "price", "quantity", "promo", "note", "dropcast_row"}
+	b, err := l.builder(input, metadata{"run-1", "gs://in/=x.csv", "projects/p/locations/l/models/m", "2026-04-26 12:00:00.000000 UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p7 := ix.rows[7]
-	got := slices.Clone(b.build([]string{"2026-04-26", "-3", "SKU-1", "home", "-1.50", "1", "true", "=HYPERLINK(\"x\")", "7"}, "7", &p7))
+	r7 := &predictor.Row{
+		Input:      []string{"2026-04-26", "-3", "SKU-1", "home", "-1.50", "1", "true", "=HYPERLINK(\"x\")", "7"},
+		Prediction: predictor.Prediction{RowKey: "7", Label: "true", Score: 0.87654, Scores: map[string]float64{"true": 0.87654, "false": 0.12346}},
+	}
+	got := slices.Clone(b.build(r7))
 	want := []string{`'=HYPERLINK("x")`, "-3", "-1.50", "true", "0.877", "0.123", "0.877", "run-1", "gs://in/=x.csv", "projects/p/locations/l/models/m", "2026-04-26 12:00:00.000000 UTC", "7"}
 	if !slices.Equal(got, want) {
 		t.Errorf("row\n got %q\nwant %q", got, want)
 	}
-	p8 := ix.rows[8]
-	got = b.build([]string{"2026-04-26", "1", "SKU-2", "home", "2", "1", "false", "@SUM(A1)", "8"}, "8", &p8)
+	r8 := &predictor.Row{ // regression: no scores
+		Input:      []string{"2026-04-26", "1", "SKU-2", "home", "2", "1", "false", "@SUM(A1)", "8"},
+		Prediction: predictor.Prediction{RowKey: "8", Label: "-0.5"},
+	}
+	got = b.build(r8)
 	want = []string{"'@SUM(A1)", "1", "2", "-0.5", "", "", "", "run-1", "gs://in/=x.csv", "projects/p/locations/l/models/m", "2026-04-26 12:00:00.000000 UTC", "8"}
 	if !slices.Equal(got, want) {
 		t.Errorf("regression row\n got %q\nwant %q", got, want)
+	}
+	r9 := &predictor.Row{ // a class the file has no score for: NULL
+		Input:      r7.Input,
+		Prediction: predictor.Prediction{RowKey: "9", Label: "true", Score: 0.5, Scores: map[string]float64{"true": 0.5}},
+	}
+	if got := b.build(r9); got[5] != "" || got[6] != "0.500" {
+		t.Errorf("row with one class's score: %q", got)
 	}
 }
 
@@ -130,9 +132,12 @@ func TestRowsKeepCellsWhenNotNeutralizing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := b.build([]string{"=1+2", "3"}, "3", &entry{label: "x", score: 0.123456789, classified: true})
+	got := b.build(&predictor.Row{Input: []string{"=1+2", "3"}, Prediction: predictor.Prediction{RowKey: "3", Label: "x", Score: 0.123456789, Scores: map[string]float64{"x": 0.123456789}}})
 	if want := []string{"=1+2", "x", "0.123456789", "r", "s", "m", "t", "3"}; !slices.Equal(got, want) {
 		t.Errorf("row %q, want %q", got, want)
+	}
+	if _, err := l.builder([]string{"dropcast_row"}, metadata{}); err == nil {
+		t.Error("a builder for rows without the note column")
 	}
 }
 
@@ -148,19 +153,5 @@ func TestNeutralize(t *testing.T) {
 		if got := Neutralize(in); got != want {
 			t.Errorf("Neutralize(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-func TestIndexRejectsUnknownClassOnceFrozenAndBadKeys(t *testing.T) {
-	ix := &index{rows: map[int64]entry{}, classID: map[string]int{}, scores: true, frozen: true}
-	ix.class("false")
-	ix.class("true")
-	err := ix.add(predictor.Prediction{RowKey: "2", Label: "maybe", Scores: map[string]float64{"maybe": 1}})
-	var je *joinError
-	if !errors.As(err, &je) {
-		t.Errorf("unknown class: err = %v", err)
-	}
-	if err := ix.add(predictor.Prediction{RowKey: "x"}); !errors.As(err, &je) {
-		t.Errorf("bad row key: err = %v", err)
 	}
 }

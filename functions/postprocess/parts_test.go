@@ -2,6 +2,7 @@ package postprocess
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/gcsuri"
 	"github.com/dropcast/dropcast/shared/predictor"
+	"github.com/dropcast/dropcast/shared/predictor/tabular"
 )
 
 // bucket is a fresh bucket on a Cloud Storage emulator, through the real client.
@@ -80,41 +82,71 @@ func TestComposeConcatenatesManyPartsInOrderAndRepeats(t *testing.T) {
 	}
 }
 
-func TestJoinPartWritesOneRowPerPredictedCleanRow(t *testing.T) {
+// tabularOutput reads prediction files in the tabular layout, as both
+// backends do; postprocess calls nothing else of a backend here.
+type tabularOutput struct {
+	predictor.Backend
+	gcs *storage.Client
+}
+
+func (o tabularOutput) OpenOutput(ctx context.Context, out predictor.Output, file string) (predictor.OutputReader, error) {
+	return tabular.Open(ctx, o.gcs, out, file)
+}
+
+func TestWritePartShapesEachPredictionRowInTheFilesOrder(t *testing.T) {
 	ctx := context.Background()
-	b := bucket(t)
-	put(t, b, "clean/part-00000.csv", "note,store_id,dropcast_row\r\n\"=a,b\",1,2\r\nplain,2,3\r\nno prediction,3,4\r\n")
+	gcs := gcsemutest.Start(t, "b")
+	b := gcs.Bucket("b")
+	// Columns in another order than the input's, rows not in line order.
+	put(t, b, "out/predictions_1.csv", "dropcast_row,store_id,note,returned_false_score,returned_true_score\n"+
+		"3,2,plain,0.75,0.25\n"+
+		"2,1,\"=a,b\",0.4,0.6\n")
+	out := predictor.Output{Dir: "gs://b/out", Input: []string{"note", "store_id", "dropcast_row"}}
 	l, err := NewLayout(pipeline(t, "results:\n  columns: [{name: store_id, as: store}, {name: note}]\n  neutralize_formulas: true\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ix := &index{rows: map[int64]entry{}, classID: map[string]int{}}
-	for _, p := range []predictor.Prediction{
-		{RowKey: "3", Label: "false", Score: 0.75, Scores: map[string]float64{"false": 0.75, "true": 0.25}},
-		{RowKey: "2", Label: "true", Score: 0.5, Scores: map[string]float64{"false": 0.5, "true": 0.5}},
-	} {
-		if err := ix.add(p); err != nil {
-			t.Fatal(err)
-		}
-	}
 	meta := metadata{"run", "gs://in/f.csv", "m", "2026-04-26 00:00:00.000000 UTC"}
+	backend := tabularOutput{gcs: gcs}
 	for i, header := range []bool{true, false} {
-		out := fmt.Sprintf("parts/part-%05d.csv", i)
-		n, err := joinPart(ctx, b.Object("clean/part-00000.csv"), b.Object(out), l, ix, meta, header)
+		dst := fmt.Sprintf("parts/part-%05d.csv", i)
+		n, err := writePart(ctx, backend, out, "gs://b/out/predictions_1.csv", b.Object(dst), l, meta, header)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if n != 2 {
 			t.Errorf("%d rows, want 2", n)
 		}
-		want := "1,'=a,b,true,0.5,run,gs://in/f.csv,m,2026-04-26 00:00:00.000000 UTC,2\n" +
-			"2,plain,false,0.75,run,gs://in/f.csv,m,2026-04-26 00:00:00.000000 UTC,3\n"
-		want = strings.Replace(want, "'=a,b", `"'=a,b"`, 1)
+		want := "2,plain,false,0.75,run,gs://in/f.csv,m,2026-04-26 00:00:00.000000 UTC,3\n" +
+			"1,\"'=a,b\",true,0.6,run,gs://in/f.csv,m,2026-04-26 00:00:00.000000 UTC,2\n"
 		if header {
 			want = "store,note,prediction,score,run_id,source_file,model,predicted_at,source_line\n" + want
 		}
-		if got := get(t, b, out); got != want {
+		if got := get(t, b, dst); got != want {
 			t.Errorf("part %d:\n%s\nwant:\n%s", i, got, want)
 		}
+	}
+}
+
+func TestWritePartRefusesAnUnknownClassAndABadRowKey(t *testing.T) {
+	ctx := context.Background()
+	gcs := gcsemutest.Start(t, "b")
+	b := gcs.Bucket("b")
+	put(t, b, "out/predictions_1.csv", "note,dropcast_row,returned_maybe_score,returned_no_score\nx,2,0.5,0.5\n")
+	put(t, b, "out/predictions_2.csv", "note,dropcast_row,returned_false_score,returned_true_score\nx,two,0.5,0.5\n")
+	out := predictor.Output{Dir: "gs://b/out", Input: []string{"note", "dropcast_row"}}
+	l, err := NewLayout(pipeline(t, "results:\n  columns: [{name: note}]\n  scores: all\n"), []string{"false", "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"gs://b/out/predictions_1.csv", "gs://b/out/predictions_2.csv"} {
+		_, err := writePart(ctx, tabularOutput{gcs: gcs}, out, file, b.Object("part"), l, metadata{}, true)
+		var je *joinError
+		if !errors.As(err, &je) {
+			t.Errorf("%s: err = %v, want a permanent joinError", file, err)
+		}
+	}
+	if _, err := b.Object("part").Attrs(ctx); !errors.Is(err, storage.ErrObjectNotExist) {
+		t.Errorf("a failed part was stored: %v", err)
 	}
 }

@@ -1,11 +1,29 @@
-// Package postprocess is the step that joins a run's predictions back to its
-// clean rows by row key and shapes them as the spec's results section asks
-// (columns selected and renamed, scores rounded, per-class scores, formula
-// cells neutralized). It writes one result part per clean part, checkpointing
-// after each and re-queueing itself when its budget runs out, composes the
-// parts into one results CSV under a date-based path, loads that CSV into the
-// results table (replacing the file's date partition, so a re-run never
+// Package postprocess is the step that shapes a run's predictions into its
+// results, as the spec's results section asks (columns selected and renamed,
+// scores rounded, per-class scores, formula cells neutralized). The model
+// services return every input column next to the prediction columns, and
+// the online mode writes its predictions in the same layout, so each result
+// row comes from its prediction row alone: postprocess streams the
+// prediction files one at a time and holds no index of the run, so its
+// memory does not grow with the run's rows. Each predictions file becomes
+// one result part; the checkpoint counts the files done and is saved at
+// most once a second, and the step re-queues itself when its budget runs
+// out, so the work of a run is linear in its rows however many invocations
+// it takes. The rows of the errors files are counted. It then composes the
+// parts into one results CSV under a date-based path, loads that CSV into
+// the results table (replacing the file's date partition, so a re-run never
 // duplicates) and finishes the run.
+//
+// The results CSV holds the rows in the order of the prediction files (by
+// their numbers) and, within each, in the file's order: the order the
+// service wrote them, not necessarily the source file's. Sort by
+// source_line (the row's line in the source file) for that.
+//
+// A row the service reports in an errors file and in a predictions file
+// gets its result row and is counted as an error too. A row reported twice
+// cannot be told apart without an index of the run: when the predictions
+// outnumber the run's clean rows, the run fails rather than give results
+// with duplicates.
 package postprocess
 
 import (
@@ -40,14 +58,19 @@ func (s *Step) Name() string { return run.Postprocess }
 
 // Checkpoint records how far postprocess got.
 type Checkpoint struct {
-	// Parts is how many clean parts are joined into result parts.
-	Parts int `json:"parts,omitempty"`
-	// Rows is how many result rows those parts hold.
+	// Listed is how many files (predictions and errors) the prediction
+	// output held when postprocess began; it must not change.
+	Listed int `json:"listed,omitempty"`
+	// Files is how many of them are done, in ListOutput's order: the
+	// predictions files (file i is result part i), then the errors files.
+	Files int `json:"files,omitempty"`
+	// Rows is how many result rows the parts written hold.
 	Rows int64 `json:"rows"`
-	// ErrorRows is how many rows the model service reported as errors.
+	// ErrorRows is how many rows the errors files done hold.
 	ErrorRows int64 `json:"error_rows,omitempty"`
-	// Classes are the classes of the score_<class> columns (scores: all),
-	// fixed when the first part is written.
+	// Classes are the classes of the score_<class> columns (scores: all):
+	// those of every predictions file's header, fixed by the first
+	// invocation.
 	Classes []string `json:"classes,omitempty"`
 	// Results is the results CSV, once composed.
 	Results string `json:"results,omitempty"`

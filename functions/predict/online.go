@@ -150,6 +150,10 @@ func (s *Step) online(ctx context.Context, x *kernel.Exec, b predictor.Backend, 
 		case phaseDone:
 			x.SetOutput("predictions", OutputDir(s.workDir(x.Run)))
 			x.SetCounter(CounterCalls, cp.Calls)
+			// Postprocess reads these files only: an invocation that
+			// crashed after writing files it never saved may have left
+			// more, with rows written again since.
+			x.SetCounter(predictor.CounterOutputFiles, int64(cp.OutPart))
 			return kernel.DoneWith(cp), nil
 
 		default:

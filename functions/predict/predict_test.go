@@ -123,8 +123,13 @@ func TestCrashAfterTheDeployIsSavedIsRecoveredByTheNextDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := map[string]int{}
-	out := predictor.Output{Dir: r.Outputs["predictions"], Input: pipeline.CleanHeader()}
-	if _, err := b.ReadOutput(ctx, out, func(p predictor.Prediction) error {
+	// Postprocess reads the files the finished step records.
+	files := int(r.Counters[predictor.CounterOutputFiles])
+	if files == 0 {
+		t.Fatalf("counters %v: the online mode recorded no %s", r.Counters, predictor.CounterOutputFiles)
+	}
+	out := predictor.Output{Dir: r.Outputs["predictions"], Input: pipeline.CleanHeader(), Files: files}
+	if _, err := predictor.ReadAll(ctx, b, out, func(p *predictor.Row) error {
 		keys[p.RowKey]++
 		return nil
 	}); err != nil {

@@ -54,8 +54,9 @@ type loop struct {
 	// save commits progress after a batch written, at most once per
 	// saveEvery (Cloud Storage takes about one write a second to one
 	// object, the run record); the loop stops on its error. Progress past
-	// the last save is redone after a crash: its output files are rewritten
-	// and postprocess keys predictions by row, so nothing is counted twice.
+	// the last save is redone after a crash: its output files are rewritten,
+	// and postprocess reads only the files 1..OutPart the finished step
+	// records (predictor.CounterOutputFiles), so no row is read twice.
 	save      func(ctx context.Context, p Progress) error
 	saveEvery time.Duration
 	lastSave  time.Time

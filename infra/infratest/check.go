@@ -400,6 +400,12 @@ func intOf(v cty.Value) int {
 	return n
 }
 
+// MemoryTiers are the memory amounts a Cloud Run function may be given:
+// "Available memory and CPU tiers are shown in the following table" —
+// 128 MiB to 32 GiB, each with its vCPU
+// (https://cloud.google.com/functions/docs/configuring/memory).
+var MemoryTiers = []string{"128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi"}
+
 func (c *checker) checkFunctions() {
 	for _, name := range sortedKeys(c.facts.Functions) {
 		f := c.facts.Functions[name]
@@ -426,6 +432,9 @@ func (c *checker) checkFunctions() {
 		}
 		if !hasTrigger && (d.Timeout < 1 || d.Timeout > 3600) {
 			c.add("functions", "%s: HTTP timeout %d s is outside 1..3600", name, d.Timeout)
+		}
+		if m, _ := str(d.Attrs.Attrs["memory"]); !slices.Contains(MemoryTiers, m) {
+			c.add("functions", "%s: memory %q is not a Cloud Run functions memory tier %v", name, m, MemoryTiers)
 		}
 		if v := c.facts.GoVersion; v != "" {
 			parts := strings.Split(v, ".")

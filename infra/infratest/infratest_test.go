@@ -180,6 +180,9 @@ func TestCheckBites(t *testing.T) {
 		{"function removed from infra", func(t *testing.T, root string) {
 			edit(t, root, "infra/main.tf", `(?s)\n    predict = \{.*?\n    \}\n`, "\n")
 		}, []string{`functions: predict (registered at functions/predict/predict.go:5) is not deployed`, `iam: applied: service account predict is expected but not created`}},
+		{"memory not a documented tier", func(t *testing.T, root string) {
+			edit(t, root, "infra/main.tf", `(?s)(\n    load = \{.*?memory\s*=\s*)"[0-9]+(Mi|Gi)"`, `${1}"300Mi"`)
+		}, []string{`functions: load: memory "300Mi" is not a Cloud Run functions memory tier`}},
 		{"function without code", func(t *testing.T, root string) {
 			if err := os.RemoveAll(filepath.Join(root, "functions", "load")); err != nil {
 				t.Fatal(err)

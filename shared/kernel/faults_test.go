@@ -162,3 +162,57 @@ func TestLostAnnouncementIsMadeByTheRedelivery(t *testing.T) {
 		t.Fatalf("after the redelivery: announced %v, %d run.succeeded events", r.Announced, rec.count(events.RunSucceeded))
 	}
 }
+
+// The chaos finding of seed 19 with lost marker replies at 0.8: a late
+// duplicate of the storage event, after the run ended and was announced,
+// writes the run's active mark again; the write lands, and its replies (and
+// those of the client's retries) are lost. The mark lives exactly as long as
+// the client retries, with backoff: once Start returns, it is gone, and the
+// run record is untouched.
+func TestLateDuplicateEventWithLostMarkerRepliesLeavesNoMark(t *testing.T) {
+	srv, err := gcsemu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.CreateBucket("state")
+	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	gcs, err := gcsemu.NewClient(context.Background(), proxy.URL()+"/storage/v1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	f.store = run.NewStore(gcs, "state")
+	f.k.store = f.store
+	if _, err := f.k.Start(context.Background(), f.run); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range run.Plan {
+		if w := f.deliver(done(step), f.task(step, 0), 0); w.Code != 200 {
+			t.Fatalf("%s: %d %s", step, w.Code, w.Body)
+		}
+	}
+	ended := f.get(t)
+	if !ended.Announced || f.marked(t) {
+		t.Fatalf("run not ended cleanly: announced %v marked %v", ended.Announced, f.marked(t))
+	}
+	const lost = 5 // the mark's write and four of its retries
+	proxy.LoseNextWrites(lost)
+	dup := *f.run
+	if created, err := f.k.Start(context.Background(), &dup); err != nil || created {
+		t.Fatalf("late duplicate Start = %v, %v", created, err)
+	}
+	if st := proxy.Stats(); st.LostResponses < lost {
+		t.Fatalf("%d replies lost, want %d", st.LostResponses, lost)
+	}
+	if f.marked(t) {
+		t.Fatal("the late duplicate left the ended run marked active")
+	}
+	if r := f.get(t); r.Generation() != ended.Generation() {
+		t.Fatalf("the late duplicate rewrote the record: %+v", r)
+	}
+}

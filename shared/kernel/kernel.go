@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"cloud.google.com/go/storage"
+
 	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/spec"
@@ -137,6 +139,20 @@ func (k *Kernel) Redrive(ctx context.Context, r *run.Run) error {
 		return fmt.Errorf("enqueue %s: %w", t.Name(), err)
 	}
 	return nil
+}
+
+// Rerun starts a new epoch of r at step from ("" the first step) and
+// enqueues its first task: `dropcast runs rerun` and `runs backfill` call it
+// (run.Store.Rerun says what it refuses and what it copies, through gcs).
+func (k *Kernel) Rerun(ctx context.Context, gcs *storage.Client, r *run.Run, from string, force bool) (*run.Run, error) {
+	after, err := k.store.Rerun(ctx, gcs, r, from, force, k.now())
+	if err != nil {
+		return nil, err
+	}
+	if err := k.Redrive(ctx, after); err != nil {
+		return after, fmt.Errorf("epoch %d recorded but its first task was not enqueued (the sweeper will re-drive it): %w", after.Epoch, err)
+	}
+	return after, nil
 }
 
 // Stalled reports whether a running run has made no progress for longer than

@@ -1,9 +1,11 @@
 package localstack
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/dropcast/dropcast/shared/run"
@@ -12,9 +14,16 @@ import (
 // Drop uploads data as gs://INBOX/object, as a user would, and returns the
 // ID of the run its event will start (empty when no spec takes the object).
 func (s *Stack) Drop(ctx context.Context, object string, data []byte) (string, error) {
+	return s.DropFrom(ctx, object, bytes.NewReader(data))
+}
+
+// DropFrom is Drop with the object's contents streamed from r: the upload
+// holds one chunk of it at a time, whatever its size.
+func (s *Stack) DropFrom(ctx context.Context, object string, r io.Reader) (string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // abandons the upload on a read error
 	w := s.Storage.Bucket(InboxBucket).Object(object).NewWriter(ctx)
-	if _, err := w.Write(data); err != nil {
-		w.Close()
+	if _, err := io.Copy(w, r); err != nil {
 		return "", fmt.Errorf("upload %s: %w", object, err)
 	}
 	if err := w.Close(); err != nil {

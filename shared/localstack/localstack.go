@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
@@ -76,6 +77,20 @@ type Options struct {
 	// IAMTerraform replaces infra/iam.tf as the source of the grants (a
 	// test's edited copy); nil reads infra/iam.tf.
 	IAMTerraform []byte
+	// Models are served by the Vertex AI and AutoML emulators, by model
+	// ID, as projects/dropcast-local/locations/us-central1/models/ID,
+	// besides the demo model (sample.ModelID), which an entry of that ID
+	// replaces. Nil serves only the demo model.
+	Models map[string]model.Predictor
+	// Processes runs each function as its own process (processes.go), as
+	// Cloud Run does: a build of ./cmd/functions per function, configured
+	// by environment variables as deployed, behind the stack's URL. Chaos
+	// cannot be combined with it (its crashes are in-process kernel hooks).
+	Processes bool
+	// FunctionsBinary is a build of ./cmd/functions for Processes; empty
+	// builds one with the go command from the repository the current
+	// directory is in.
+	FunctionsBinary string
 }
 
 // Functions are the functions the stack serves, each as its own App with
@@ -111,6 +126,7 @@ type Stack struct {
 	StorageProxy *faultproxy.Proxy
 
 	crasher *crasher
+	procs   *processes // Options.Processes
 
 	http    *http.Server
 	cancel  context.CancelFunc
@@ -128,6 +144,9 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	}
 	if opts.Specs == nil {
 		opts.Specs = map[string][]byte{sample.SpecName: sample.Spec}
+	}
+	if opts.Processes && opts.Chaos != nil {
+		return nil, errors.New("localstack: Chaos cannot run with Processes: its crashes are kernel hooks inside the functions' process")
 	}
 	set, err := spec.ParseSet(opts.Specs)
 	if err != nil {
@@ -176,7 +195,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("localstack: bigquery emulator: %w", err)
 	}
 	s.closers = append(s.closers, func() { s.BQ.Close() })
-	models := map[string]model.Predictor{sample.ModelID: model.Demo()}
+	models := ServedModels(opts.Models)
 	if s.Vertex, err = vertexemu.Start(vertexemu.Options{
 		Project: Project, Location: Region, Storage: s.Storage, Models: models,
 		JobLatency: opts.Latency, DeployLatency: opts.Latency, UndeployLatency: opts.Latency,
@@ -272,6 +291,12 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		s.BQ.SetFaults(ch.BigQuery)
 		s.Vertex.SetFaults(ch.Vertex)
 	}
+	if opts.Processes {
+		if s.procs, err = s.startProcesses(ctx, opts); err != nil {
+			return nil, err
+		}
+		s.closers = append(s.closers, s.procs.close)
+	}
 
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
@@ -310,4 +335,12 @@ func (s *Stack) Close() {
 		s.closers[i]()
 	}
 	s.closers = nil
+}
+
+// ServedModels are the models a stack started with Options.Models serves,
+// by ID: the demo model as sample.ModelID, and every one of models.
+func ServedModels(models map[string]model.Predictor) map[string]model.Predictor {
+	served := map[string]model.Predictor{sample.ModelID: model.Demo()}
+	maps.Copy(served, models)
+	return served
 }

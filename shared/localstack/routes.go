@@ -24,6 +24,9 @@ import (
 // when it serves several functions in one process; each runs on its own
 // App, as its own service account.
 func (s *Stack) routes() http.Handler {
+	if s.procs != nil {
+		return s.procs.routes()
+	}
 	a := s.Apps
 	mux := http.NewServeMux()
 	mux.Handle("/preprocess", a["preprocess"].Kernel.Handler(preprocess.New(a["preprocess"])))
@@ -58,11 +61,11 @@ func (s *Stack) bridges(ctx, bg context.Context, opts Options) error {
 				}
 			}
 			if opts.Chaos != nil && opts.Chaos.EventCopies > 1 {
-				return deliverCopies(ctx, opts.Chaos.EventCopies, func() error { return ingest.Handle(ctx, s.Apps["ingest"], e) })
+				return deliverCopies(ctx, opts.Chaos.EventCopies, func() error { return s.deliverEvent(ctx, "ingest", ingest.Handle, e) })
 			}
-			return ingest.Handle(ctx, s.Apps["ingest"], e)
+			return s.deliverEvent(ctx, "ingest", ingest.Handle, e)
 		}},
-		{EventsTopic, "notify", false, func(ctx context.Context, e event.Event) error { return notify.Handle(ctx, s.Apps["notify"], e) }},
+		{EventsTopic, "notify", false, func(ctx context.Context, e event.Event) error { return s.deliverEvent(ctx, "notify", notify.Handle, e) }},
 	}
 	if opts.OnEvent != nil {
 		subs = append(subs, sub{EventsTopic, "local-events", false, func(ctx context.Context, e event.Event) error {

@@ -1,7 +1,5 @@
 package model
 
-import "slices"
-
 // Task is what a model predicts: a class or a number.
 type Task string
 
@@ -30,23 +28,11 @@ type Predictor interface {
 	// rest are categories).
 	NumericColumns() []string
 	// Predict scores one row given by column name. Columns the model does
-	// not read are ignored; a column it needs that is missing or
-	// unreadable is an error naming the column.
+	// not read are ignored; a column it needs that the row lacks, or whose
+	// value it cannot read (text where it reads a number), is an error
+	// naming the column. An empty value is a missing value, which every
+	// model handles (never an error).
 	Predict(row map[string]string) (Prediction, error)
-}
-
-// Task is Classification: the Model is a binary logistic regression.
-func (m *Model) Task() Task { return Classification }
-
-// NumericColumns are the columns of number and log1p features.
-func (m *Model) NumericColumns() []string {
-	var cols []string
-	for _, f := range m.Features {
-		if (f.Transform == TransformNumber || f.Transform == TransformLog1p) && !slices.Contains(cols, f.Column) {
-			cols = append(cols, f.Column)
-		}
-	}
-	return cols
 }
 
 var _ Predictor = (*Model)(nil)

@@ -6,6 +6,7 @@ package predictor
 import (
 	"context"
 	"errors"
+	"io"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -35,14 +36,20 @@ type Backend interface {
 	// The result has one Prediction per row, in order.
 	Predict(ctx context.Context, model string, header []string, rows [][]string) ([]Prediction, error)
 
-	// ReadOutput reads the prediction files of a finished batch job (or of the
-	// online layout written by WriteOutput) in out.Dir, calling fn per
-	// prediction. It returns how many rows the service reported as errors
-	// (errors_* files).
-	ReadOutput(ctx context.Context, out Output, fn func(Prediction) error) (errorRows int64, err error)
+	// ListOutput lists the files of a finished batch job's output (or of the
+	// online layout written by WriteOutput) in out.Dir: its predictions files
+	// in the order of their numbers and its errors files. It fails when the
+	// directory holds neither.
+	ListOutput(ctx context.Context, out Output) (OutputFiles, error)
+	// OpenOutput opens one predictions file ListOutput listed, to read its
+	// rows one at a time, in the file's order.
+	OpenOutput(ctx context.Context, out Output, file string) (OutputReader, error)
+	// CountErrors counts the rows of one errors file ListOutput listed: rows
+	// the service could not predict.
+	CountErrors(ctx context.Context, file string) (int64, error)
 	// WriteOutput writes online predictions of rows (whose columns are
 	// out.Input) as file number part (from 1) in out.Dir, in the layout this
-	// service's batch jobs use, so ReadOutput and postprocess need not know
+	// service's batch jobs use, so OpenOutput and postprocess need not know
 	// which mode ran.
 	WriteOutput(ctx context.Context, out Output, part int, rows [][]string, preds []Prediction) error
 }
@@ -55,10 +62,91 @@ type Output struct {
 	Dir string
 	// Input are the columns the prediction input had, the row key among them.
 	Input []string
-	// Target is the model's target column. Empty: ReadOutput reads it from
+	// Target is the model's target column. Empty: OpenOutput reads it from
 	// the prediction columns' names, WriteOutput writes DefaultTarget.
 	Target string
+	// Files, when above 0, is how many predictions files the directory
+	// holds, numbered 1 to Files (the online mode knows it): ListOutput
+	// lists those and fails when one is missing, so a file a crashed
+	// invocation wrote past them is not read.
+	Files int
 }
+
+// OutputFiles are the files of a prediction output directory, as gs:// URIs.
+type OutputFiles struct {
+	// Predictions are the predictions files, in the order of their numbers.
+	Predictions []string
+	// Errors are the errors files: rows the service could not predict.
+	Errors []string
+}
+
+// OutputReader reads the rows of one predictions file.
+type OutputReader interface {
+	// Classes are the classes the file's header has a score column for,
+	// in header order; nil for a regression model.
+	Classes() []string
+	// Next returns the next row, or io.EOF after the last. The Row and its
+	// Input are reused by the next call; its Scores map is not.
+	Next() (*Row, error)
+	// Close releases the file.
+	Close() error
+}
+
+// Row is one row of a predictions file: the row's input values with its
+// prediction.
+type Row struct {
+	// Input are the row's values of Output.Input's columns, in that order,
+	// as the file holds them.
+	Input []string
+	Prediction
+}
+
+// ReadAll reads every predictions file of out with b, in order, calling fn
+// per row (reused by the next call), and returns how many rows its errors
+// files hold. It holds one row at a time.
+func ReadAll(ctx context.Context, b Backend, out Output, fn func(*Row) error) (errorRows int64, err error) {
+	files, err := b.ListOutput(ctx, out)
+	if err != nil {
+		return 0, err
+	}
+	for _, f := range files.Predictions {
+		if err := readFile(ctx, b, out, f, fn); err != nil {
+			return 0, err
+		}
+	}
+	for _, f := range files.Errors {
+		n, err := b.CountErrors(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		errorRows += n
+	}
+	return errorRows, nil
+}
+
+func readFile(ctx context.Context, b Backend, out Output, file string, fn func(*Row) error) error {
+	r, err := b.OpenOutput(ctx, out, file)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for {
+		row, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+}
+
+// CounterOutputFiles is the run counter in which the online mode records
+// how many predictions files it wrote (Output.Files for postprocess).
+const CounterOutputFiles = "prediction_files"
 
 // DefaultTarget names the prediction columns WriteOutput writes when the
 // model's target is not known.

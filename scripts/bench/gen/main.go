@@ -5,12 +5,14 @@
 //
 //	go run ./scripts/bench/gen -rows 1000000 -o purchases.csv
 //	go run ./scripts/bench/gen -size 1G -o purchases-1g.csv
+//	go run ./scripts/bench/gen -rows 3000000 -o - | …   # to standard output
 package main
 
 import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -21,7 +23,7 @@ func main() {
 	rows := flag.Int64("rows", 1_000_000, "rows to write (ignored when -size is set)")
 	size := flag.String("size", "", "approximate file size instead of -rows, e.g. 58M or 1G")
 	seed := flag.Uint64("seed", 1, "random seed")
-	out := flag.String("o", "purchases.csv", "output file")
+	out := flag.String("o", "purchases.csv", "output file (- for standard output)")
 	flag.Parse()
 	limit, err := parseSize(*size)
 	if err != nil {
@@ -59,11 +61,24 @@ func parseSize(s string) (int64, error) {
 }
 
 func generate(path string, rows, limit int64, seed uint64) error {
+	if path == "-" {
+		return write(os.Stdout, rows, limit, seed)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 1<<20)
+	if err := write(f, rows, limit, seed); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// write writes the CSV to out: rows data rows, or about limit bytes when
+// limit is not 0.
+func write(out io.Writer, rows, limit int64, seed uint64) error {
+	w := bufio.NewWriterSize(out, 1<<20)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	categories := []string{"grocery", "dairy", "bakery", "produce", "household", "beverages", "frozen", "snacks"}
 	notes := []string{"gift wrap", "loyalty card", "  trimmed note  ", `"fragile, handle with care"`,
@@ -114,5 +129,5 @@ func generate(path string, rows, limit int64, seed uint64) error {
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	return f.Close()
+	return nil
 }

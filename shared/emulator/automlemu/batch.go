@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,13 +132,12 @@ func (st *state) runBatch(ctx context.Context, job *batchJob) (dir string, err e
 	if err != nil {
 		return "", status.Errorf(codes.InvalidArgument, "read input: %v", err)
 	}
-	target := job.m.Target()
-	classes := job.m.Classes()
-	outHeader := append([]string(nil), header...)
-	for _, c := range classes {
-		outHeader = append(outHeader, target+"_"+c+"_score")
+	if err := checkColumns(job.m, header); err != nil {
+		return "", err
 	}
-	errHeader := append(append([]string(nil), header...), "errors_"+target)
+	target := job.m.Target()
+	outHeader := append(slices.Clone(header), predictionColumns(job.m)...)
+	errHeader := append(slices.Clone(header), "errors_"+target)
 	var good, bad [][]string
 	for _, rec := range rows {
 		p, perr := st.predictRecord(job.m, header, rec)
@@ -145,11 +145,7 @@ func (st *state) runBatch(ctx context.Context, job *batchJob) (dir string, err e
 			bad = append(bad, append(append([]string(nil), rec...), errorCell(perr)))
 			continue
 		}
-		out := append([]string(nil), rec...)
-		for _, c := range classes {
-			out = append(out, strconv.FormatFloat(p.Scores[c], 'g', -1, 64))
-		}
-		good = append(good, out)
+		good = append(good, append(slices.Clone(rec), predictionCells(job.m, p)...))
 	}
 	dir = job.prefix + "/prediction-" + job.display + "-" + job.start.Format(timestampLayout)
 	for i, part := range shard(good, st.opts.RowsPerFile) {
@@ -221,4 +217,51 @@ func shard(rows [][]string, n int) [][][]string {
 		rows = rows[n:]
 	}
 	return append(out, rows)
+}
+
+// predictionColumns are the columns a model's predictions add after the
+// input columns in tables_N.csv (io.proto BatchPredictOutputConfig; fixture
+// automl-tables-batch-output-columns): "<target>_<target value>_score" per
+// class for a classifier, "predicted_<target>" for a regression.
+func predictionColumns(m model.Predictor) []string {
+	if m.Task() == model.Regression {
+		return []string{"predicted_" + m.Target()}
+	}
+	cols := make([]string, 0, len(m.Classes()))
+	for _, c := range m.Classes() {
+		cols = append(cols, m.Target()+"_"+c+"_score")
+	}
+	return cols
+}
+
+// predictionCells are one row's values of predictionColumns.
+func predictionCells(m model.Predictor, p model.Prediction) []string {
+	if m.Task() == model.Regression {
+		return []string{strconv.FormatFloat(p.Value, 'g', -1, 64)}
+	}
+	cells := make([]string, 0, len(m.Classes()))
+	for _, c := range m.Classes() {
+		cells = append(cells, strconv.FormatFloat(p.Scores[c], 'g', -1, 64))
+	}
+	return cells
+}
+
+// checkColumns refuses batch input whose header lacks a column the model
+// reads, naming the columns: AutoML Tables asks that "Your data source must
+// contain tabular data that includes all of the columns used to train the
+// model" (predict-batch page; fixture vertex-input-missing-columns for the
+// same rule on Vertex AI). How it refuses is undocumented: the emulator
+// fails the operation with INVALID_ARGUMENT.
+func checkColumns(m model.Predictor, header []string) error {
+	var missing []string
+	for _, col := range m.Columns() {
+		if !slices.Contains(header, col) {
+			missing = append(missing, col)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return status.Errorf(codes.InvalidArgument, "the input is missing column(s) %s of the model predicting %s (it reads %s)",
+		strings.Join(missing, ", "), m.Target(), strings.Join(m.Columns(), ", "))
 }

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/dropcast/dropcast/shared/conformance"
+	"github.com/dropcast/dropcast/shared/model"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -175,7 +176,8 @@ func TestConformanceGcsSourceFullObjectPath(t *testing.T) {
 // header; a later file's first row is a header only when it equals it.
 func TestConformanceTablesBatchInputCSV(t *testing.T) {
 	fx := conformance.Load(t, "automl-tables-batch-input-csv")
-	f := newFixture(t, Options{})
+	// A model of the fixture's columns, so that every row is predicted.
+	f := newFixture(t, Options{Models: map[string]model.Predictor{"m1": testModel{target: "returned", classes: []string{"false", "true"}, num: "Id", cat: "First Name"}}})
 	ctx := context.Background()
 	names := []string{"first.csv", "second-with-header.csv", "third-without-header.csv"}
 	var uris []string
@@ -196,18 +198,17 @@ func TestConformanceTablesBatchInputCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := meta.GetBatchPredictDetails().GetOutputInfo().GetGcsOutputDirectory()
-	// The demo model predicts none of these rows (they lack its features):
-	// each data row is one errors_1.csv row, each header none.
-	recs := f.readCSV(t, dir+"/errors_1.csv")
-	if got, want := strings.Join(recs[0], ","), "Id,First Name,Last Name,errors_returned"; got != want {
-		t.Fatalf("errors header %q, want %q", got, want)
+	// Each data row is one tables_1.csv row, each header none.
+	recs := f.readCSV(t, dir+"/tables_1.csv")
+	if got, want := strings.Join(recs[0], ","), "Id,First Name,Last Name,returned_false_score,returned_true_score"; got != want {
+		t.Fatalf("predictions header %q, want %q", got, want)
 	}
 	var ids []string
 	for _, r := range recs[1:] {
 		ids = append(ids, r[0])
 	}
 	if got := strings.Join(ids, ","); got != "1,2,3" {
-		t.Fatalf("error rows have ids %s, want 1,2,3 (the second file's header skipped, the third's first row kept)", got)
+		t.Fatalf("predicted rows have ids %s, want 1,2,3 (the second file's header skipped, the third's first row kept)", got)
 	}
 }
 

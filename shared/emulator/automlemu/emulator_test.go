@@ -42,8 +42,10 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	ctx := context.Background()
 	gc := gcsemutest.Start(t, "b")
 	opts.Storage = gc
-	opts.Models = map[string]model.Predictor{"m1": model.Demo()}
-	opts.DisplayNames = map[string]string{"m1": "demo"}
+	if opts.Models == nil {
+		opts.Models = map[string]model.Predictor{"m1": model.Demo()}
+		opts.DisplayNames = map[string]string{"m1": "demo"}
+	}
 	s, err := Start(opts)
 	if err != nil {
 		t.Fatal(err)

@@ -72,7 +72,7 @@ func (st *state) resource(ms *modelState) *automlpb.Model {
 	target := &automlpb.ColumnSpec{
 		Name:        st.columnSpecName(ms, 0),
 		DisplayName: ms.m.Target(),
-		DataType:    &automlpb.DataType{TypeCode: automlpb.TypeCode_CATEGORY},
+		DataType:    &automlpb.DataType{TypeCode: targetType(ms.m)},
 	}
 	state := automlpb.Model_UNDEPLOYED
 	if ms.deployed {
@@ -181,4 +181,14 @@ func (st *state) startDeployment(name string, deploy bool) (*longrunningpb.Opera
 		}
 	}()
 	return o.snapshot(), nil
+}
+
+// targetType is the data type of a model's target column: FLOAT64 for a
+// regression, CATEGORY for a classifier. tables.proto keys the form of a
+// prediction on it (fixture automl-tables-online-prediction).
+func targetType(m model.Predictor) automlpb.TypeCode {
+	if m.Task() == model.Regression {
+		return automlpb.TypeCode_FLOAT64
+	}
+	return automlpb.TypeCode_CATEGORY
 }

@@ -2,6 +2,7 @@ package automlemu
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,7 +106,9 @@ func rowValues(specs []*automlpb.ColumnSpec, payload *automlpb.ExamplePayload) (
 		case *structpb.Value_BoolValue:
 			row[cols[i]] = strconv.FormatBool(k.BoolValue)
 		case *structpb.Value_NullValue, nil:
-			// A null leaves the column missing.
+			// A null is the column's missing value, which the model handles
+			// (or refuses, naming the column).
+			row[cols[i]] = ""
 		default:
 			return nil, status.Errorf(codes.InvalidArgument, "column %q: list and struct values are not supported", cols[i])
 		}
@@ -113,9 +116,19 @@ func rowValues(specs []*automlpb.ColumnSpec, payload *automlpb.ExamplePayload) (
 	return row, nil
 }
 
-// annotations is one Tables annotation per class, highest score first.
+// annotations are the Tables annotations of a prediction (fixture
+// automl-tables-online-prediction): for a classifier one per class, its
+// CATEGORY value with its score, highest score first; for a regression one
+// holding the FLOAT64 value and its prediction_interval, without a score. A
+// local model has no interval: it is the value itself.
 func annotations(m model.Predictor, p model.Prediction) []*automlpb.AnnotationPayload {
-	classes := m.Classes()
+	if m.Task() == model.Regression {
+		return []*automlpb.AnnotationPayload{{Detail: &automlpb.AnnotationPayload_Tables{Tables: &automlpb.TablesAnnotation{
+			Value:              structpb.NewNumberValue(p.Value),
+			PredictionInterval: &automlpb.DoubleRange{Start: p.Value, End: p.Value},
+		}}}}
+	}
+	classes := slices.Clone(m.Classes()) // sorted below: not the model's own
 	sort.SliceStable(classes, func(i, j int) bool { return p.Scores[classes[i]] > p.Scores[classes[j]] })
 	out := make([]*automlpb.AnnotationPayload, 0, len(classes))
 	for _, c := range classes {

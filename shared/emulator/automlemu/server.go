@@ -8,13 +8,18 @@
 // Resource names carry the project number (Options.ProjectNumber), whether a
 // request named the project by ID or by number, as AutoML's names do.
 //
-// Models are model.Model values registered by ID. Their input feature column
-// specs are the model's columns, in model.Columns order; online Predict takes
-// one row per call, as AutoML Tables did, with values in that order (or in the
-// order of the row's column_spec_ids). BatchPredict reads CSV files from Cloud
-// Storage (through Options.Storage) and writes the AutoML Tables output layout:
-// <prefix>/prediction-<model display name>-<timestamp>/tables_N.csv and
-// errors_N.csv.
+// Models are model.Predictor values registered by ID: classifiers of two or
+// more classes (a CATEGORY target) and regressions (a FLOAT64 target). Their
+// input feature column specs are the model's columns, in Columns order;
+// online Predict takes one row per call, as AutoML Tables did, with values in
+// that order (or in the order of the row's column_spec_ids), and answers one
+// Tables annotation per class (value and score) or, for a regression, one
+// holding the value and a prediction_interval. BatchPredict reads CSV files
+// from Cloud Storage (through Options.Storage) and writes the AutoML Tables
+// output layout: <prefix>/prediction-<model display name>-<timestamp>/
+// tables_N.csv (the input columns, then <target>_<class>_score per class or
+// predicted_<target>) and errors_N.csv; input lacking a model column fails
+// the operation, naming the columns.
 package automlemu
 
 import (
@@ -209,8 +214,8 @@ func newState(opts Options) (*state, error) {
 		if m == nil {
 			return nil, fmt.Errorf("automlemu: model %q is nil", id)
 		}
-		if len(m.Classes()) == 0 {
-			return nil, fmt.Errorf("automlemu: model %q has no classes", id)
+		if m.Task() == model.Classification && len(m.Classes()) < 2 {
+			return nil, fmt.Errorf("automlemu: classification model %q has %d classes, want at least 2", id, len(m.Classes()))
 		}
 		display := opts.DisplayNames[id]
 		if display == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -87,10 +86,10 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 		return batchResult{}, err
 	}
 	m := s.opts.Models[modelID]
-	predHeader := slices.Clone(header)
-	for _, class := range m.Classes() {
-		predHeader = append(predHeader, ScoreColumn(m.Target(), class))
+	if err := checkColumns(m, func(col string) bool { return slices.Contains(header, col) }); err != nil {
+		return batchResult{}, err
 	}
+	predHeader := append(slices.Clone(header), predictionColumns(m)...)
 	errHeader := append(slices.Clone(header), ErrorColumn)
 	var preds, errs [][]string
 	for _, row := range rows {
@@ -110,8 +109,8 @@ func (s *Server) predictBatch(ctx context.Context, modelID string, input *aiplat
 	return batchResult{succeeded: int64(len(preds)), failed: int64(len(errs))}, nil
 }
 
-// predictRow returns the prediction cells of one row, one score per class
-// in the model's order, or why it failed.
+// predictRow returns the prediction cells of one row (predictionCells), or
+// why it failed.
 func (s *Server) predictRow(m model.Predictor, header, row []string) ([]string, error) {
 	if len(row) != len(header) {
 		return nil, fmt.Errorf("row has %d fields, the header has %d", len(row), len(header))
@@ -130,19 +129,7 @@ func (s *Server) predictRow(m model.Predictor, header, row []string) ([]string, 
 	if err != nil {
 		return nil, err
 	}
-	cells := make([]string, 0, len(m.Classes()))
-	for _, class := range m.Classes() {
-		cells = append(cells, strconv.FormatFloat(p.Scores[class], 'g', -1, 64))
-	}
-	return cells, nil
-}
-
-func toClassification(m model.Predictor, p model.Prediction) classification {
-	c := classification{Classes: m.Classes()}
-	for _, class := range c.Classes {
-		c.Scores = append(c.Scores, p.Scores[class])
-	}
-	return c
+	return predictionCells(m, p), nil
 }
 
 // writeParts writes rows as files name(1), name(2), ... of at most

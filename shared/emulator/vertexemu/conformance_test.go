@@ -101,7 +101,7 @@ func TestConformanceBatchOutputFiles(t *testing.T) {
 		`"2024-01-02","1","SKU-1","apparel","99.50","1","true",,"2"` + "\n" +
 		`"2024-01-03","2","SKU-2","grocery","3.20","4","false",,"3"` + "\n" +
 		`"2024-01-04","3","SKU-3","toys","12.00","1","false",,"4"` + "\n" +
-		`"2024-01-05","3","SKU-4","toys",,"1","false",,"5"` + "\n" // no price: an error row
+		`"2024-01-05","3","SKU-4","toys","cheap","1","false",,"5"` + "\n" // price is not a number: an error row
 	j := runFixtureJob(t, e, map[string]string{"gs://in/a.csv": body}, "gs://in/a.csv")
 	dir := j.GetOutputInfo().GetGcsOutputDirectory()
 	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(dir, "gs://"), "/")
@@ -145,7 +145,9 @@ func TestConformanceBatchOutputDir(t *testing.T) {
 // URI) and fails a job whose input breaks a documented rule.
 func TestConformanceCSVInput(t *testing.T) {
 	f := conformance.Load(t, "vertex-csv-input")
-	e := newEnv(t, Options{})
+	// A model of the columns good.csv holds: Vertex AI refuses input that
+	// lacks one (fixture vertex-input-missing-columns).
+	e := modelEnv(t, []string{"demo-returns"}, testModel{target: "returned", classes: []string{"false", "true"}, num: "price", cat: "category"})
 	good := runFixtureJob(t, e, map[string]string{"gs://in/good/part-1.csv": string(f.MustFile(t, "good.csv"))}, "gs://in/good/part-*")
 	if good.State != aiplatformpb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("documented input: job %s %v", good.State, good.Error)

@@ -33,6 +33,10 @@ import (
 // ScoreColumn is the batch output column of class's score for target.
 func ScoreColumn(target, class string) string { return target + "_" + class + "_score" }
 
+// PredictedColumn is the batch output column of a regression's value for
+// target.
+func PredictedColumn(target string) string { return "predicted_" + target }
+
 // ErrorColumn is the name of the status column of errors files.
 const ErrorColumn = "error"
 
@@ -44,13 +48,6 @@ func OutputDirName(modelDisplayName string, created time.Time) string {
 // predictionsFile and errorsFile name part n (from 1) of a job's output.
 func predictionsFile(n int) string { return "predictions_" + strconv.Itoa(n) + ".csv" }
 func errorsFile(n int) string      { return "errors_" + strconv.Itoa(n) + ".csv" }
-
-// classification is an online classification result
-// (TabularClassificationPredictionResult): classes and their scores.
-type classification struct {
-	Classes []string  `json:"classes"`
-	Scores  []float64 `json:"scores"`
-}
 
 // rowStatus is the JSON of an error cell.
 type rowStatus struct {

@@ -8,6 +8,8 @@ import (
 
 	"cloud.google.com/go/aiplatform/apiv1/aiplatformpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dropcast/dropcast/shared/model"
 )
 
 // GetModel returns a registered model.
@@ -48,7 +50,7 @@ func (s *Server) modelProto(id string) *aiplatformpb.Model {
 	return &aiplatformpb.Model{
 		Name:           s.ModelName(id),
 		DisplayName:    id,
-		Description:    "dropcast model predicting " + m.Target() + " (classes " + strings.Join(m.Classes(), ", ") + ")",
+		Description:    description(m),
 		VersionId:      "1",
 		VersionAliases: []string{"default"},
 		SupportedDeploymentResourcesTypes: []aiplatformpb.Model_DeploymentResourcesType{
@@ -61,4 +63,13 @@ func (s *Server) modelProto(id string) *aiplatformpb.Model {
 		VersionCreateTime:             created,
 		VersionUpdateTime:             created,
 	}
+}
+
+// description says what a model predicts, from what.
+func description(m model.Predictor) string {
+	what := "regression"
+	if m.Task() == model.Classification {
+		what = "classes " + strings.Join(m.Classes(), ", ")
+	}
+	return "dropcast model predicting " + m.Target() + " (" + what + ") from " + strings.Join(m.Columns(), ", ")
 }

@@ -15,7 +15,8 @@ import (
 
 // Predict predicts instances (objects mapping column to value) with the
 // endpoint's deployed model that has the most traffic. Each prediction is
-// {"classes": [...], "scores": [...]}, the tabular classification result.
+// the tabular result of the model's task (onlineResult). An instance that
+// lacks a column of the model's fails the request, naming the columns.
 // It takes PredictBaseLatency + n*PredictPerRowLatency.
 func (s *Server) Predict(ctx context.Context, req *aiplatformpb.PredictRequest) (*aiplatformpb.PredictResponse, error) {
 	n := len(req.GetInstances())
@@ -54,15 +55,9 @@ func (s *Server) Predict(ctx context.Context, req *aiplatformpb.PredictRequest) 
 	for i, inst := range req.GetInstances() {
 		p, err := predictInstance(m, inst)
 		if err != nil {
-			return nil, status.Errorf(codes.InvalidArgument, "instances[%d]: %v", i, err)
+			return nil, status.Errorf(codes.InvalidArgument, "instances[%d]: %v", i, status.Convert(err).Message())
 		}
-		c := toClassification(m, p)
-		classes := make([]any, len(c.Classes))
-		scores := make([]any, len(c.Scores))
-		for j := range c.Classes {
-			classes[j], scores[j] = c.Classes[j], c.Scores[j]
-		}
-		v, err := structpb.NewValue(map[string]any{"classes": classes, "scores": scores})
+		v, err := onlineResult(m, p)
 		if err != nil {
 			return nil, status.Errorf(codes.Internal, "encode prediction: %v", err)
 		}
@@ -90,6 +85,9 @@ func predictInstance(m model.Predictor, inst *structpb.Value) (model.Prediction,
 	obj := inst.GetStructValue()
 	if obj == nil {
 		return model.Prediction{}, status.Error(codes.InvalidArgument, "instance is not an object")
+	}
+	if err := checkColumns(m, func(col string) bool { _, ok := obj.Fields[col]; return ok }); err != nil {
+		return model.Prediction{}, err
 	}
 	row := make(map[string]string, len(obj.Fields))
 	for col, v := range obj.Fields {

@@ -1,37 +1,34 @@
 // Package vertexemu runs an in-process Vertex AI (v1) emulator: one gRPC
 // server on loopback serving ModelService, JobService (batch prediction),
 // EndpointService, PredictionService and google.longrunning.Operations, so the
-// real aiplatform clients work against it unchanged. Models are dropcast
-// model.Model values; batch jobs read CSV input from and write their output
-// to Cloud Storage through the given storage client (gcsemu in tests).
+// real aiplatform clients work against it unchanged. Models are any
+// model.Predictor — classifiers with two or more classes, and regressions;
+// batch jobs read CSV input from and write their output to Cloud Storage
+// through the given storage client (gcsemu in tests).
 //
 // Batch output follows the Vertex AI layout for tabular models. A job with
 // gcs_destination.output_uri_prefix PREFIX writes into the directory
 //
-//	PREFIX/prediction-<model display name>-<create time as YYYY_MM_DDTHH_MM_SS_mmmZ>
+//	PREFIX/prediction-<model display name>-<create time as YYYY-MM-DDThh:mm:ss.sssZ>
 //
 // (reported as output_info.gcs_output_directory) the files
 //
-//	predictions_0001.csv, predictions_0002.csv, ...
-//	errors_0001.csv, ...                      (only when some rows failed)
+//	predictions_1.csv, predictions_2.csv, ...
+//	errors_1.csv, ...                      (only when some rows failed)
 //
 // Each predictions file is a CSV with a header row: the input columns, in
-// the input's order, then one column predicted_<target>, for example
-// predicted_returned, holding the classification result as JSON:
-//
-//	{"classes":["false","true"],"scores":[0.83,0.17]}
-//
-// (classes in the model's order, scores[i] the confidence of classes[i]).
-// Vertex AI documents predicted_<target> as a record of classes and scores
-// (TabularClassificationPredictionResult; a RECORD in BigQuery output); in
-// CSV the emulator writes that record as this JSON object.
-// Each errors file has the input columns then a column error holding a
-// google.rpc.Status with only code and message:
+// the input's order, then for a classifier one column <target>_<class>_score
+// per class (returned_false_score, returned_true_score), for a regression one
+// column predicted_<target> holding the value (format.go cites the
+// documents). Each errors file has the input columns then a column error
+// holding a google.rpc.Status with only code and message:
 //
 //	{"code":3,"message":"model: column \"price\" is missing or empty"}
 //
-// Online Predict answers each instance with the same
-// {"classes":[...],"scores":[...]} object, as a protobuf Struct.
+// A job whose input lacks a column the model reads fails, naming the
+// columns. Online Predict answers each instance with {"classes":[...],
+// "scores":[...]} or {"value":x,"lower_bound":x,"upper_bound":x}, as a
+// protobuf Struct; an instance lacking a model column fails the request.
 package vertexemu
 
 import (

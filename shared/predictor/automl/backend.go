@@ -28,7 +28,7 @@ import (
 type Config struct {
 	// Storage reads and writes batch markers and prediction files. Required.
 	Storage *storage.Client
-	// Target is the model's target column display name. ReadOutput uses it
+	// Target is the model's target column display name. OpenOutput uses it
 	// to find the <target>_<class>_score columns (without it, it infers the
 	// target from them) and WriteOutput to name them (without it, it uses
 	// the target of the model last used by Predict).
@@ -103,9 +103,6 @@ func (b *Backend) tablesInfo(ctx context.Context, name string) (*tablesModel, er
 	md := m.GetTablesModelMetadata()
 	if md == nil || len(md.GetInputFeatureColumnSpecs()) == 0 {
 		return nil, fmt.Errorf("automl: model %s is not a Tables model with input feature columns", name)
-	}
-	if md.GetTargetColumnSpec().GetDataType().GetTypeCode() == automlpb.TypeCode_FLOAT64 {
-		return nil, fmt.Errorf("automl: model %s is a regression model; only classification is supported", name)
 	}
 	t = &tablesModel{target: md.GetTargetColumnSpec(), features: md.GetInputFeatureColumnSpecs()}
 	b.mu.Lock()

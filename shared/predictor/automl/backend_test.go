@@ -151,8 +151,8 @@ func TestBatchEndToEnd(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 	got := map[string]predictor.Prediction{}
-	errRows, err := f.b.ReadOutput(ctx, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p predictor.Prediction) error {
-		got[p.RowKey] = p
+	errRows, err := predictor.ReadAll(ctx, f.b, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p *predictor.Row) error {
+		got[p.RowKey] = p.Prediction
 		return nil
 	})
 	if err != nil {
@@ -290,9 +290,9 @@ func TestDeployPredictUndeploy(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back []predictor.Prediction
-	errRows, err := f.b.ReadOutput(ctx, predictor.Output{Dir: dir, Input: h}, func(p predictor.Prediction) error { back = append(back, p); return nil })
+	errRows, err := predictor.ReadAll(ctx, f.b, predictor.Output{Dir: dir, Input: h}, func(p *predictor.Row) error { back = append(back, p.Prediction); return nil })
 	if err != nil || errRows != 0 || len(back) != len(rows) {
-		t.Fatalf("ReadOutput: %d preds, %d errors, %v", len(back), errRows, err)
+		t.Fatalf("ReadAll: %d preds, %d errors, %v", len(back), errRows, err)
 	}
 	for i := range back {
 		if back[i].RowKey != preds[i].RowKey || back[i].Label != preds[i].Label || back[i].Score != preds[i].Score {
@@ -305,9 +305,9 @@ func TestDeployPredictUndeploy(t *testing.T) {
 		t.Fatalf("quota: %v, want ErrQuota", err)
 	}
 	f.emu.SetFaults(automlemu.Faults{})
-	bad := [][]string{{"2024-05-01", "1", "SKU-1", "toys", "", "1", "true", "", "5"}}
+	bad := [][]string{{"2024-05-01", "1", "SKU-1", "toys", "cheap", "1", "true", "", "5"}}
 	if _, err := f.b.Predict(ctx, f.model, h, bad); err == nil || errors.Is(err, predictor.ErrQuota) || !strings.Contains(err.Error(), "price") {
-		t.Fatalf("missing price: %v", err)
+		t.Fatalf("price not a number: %v", err)
 	}
 
 	uop, err := f.b.Undeploy(ctx, f.model)

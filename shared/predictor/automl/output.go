@@ -16,13 +16,32 @@ import (
 // <target>_<class>_score per class or predicted_<target>.
 const tablesPrefix = "tables_"
 
-// ReadOutput calls fn for each row of out.Dir's tables_N.csv files (in N
-// order) and returns how many rows its errors_N.csv files hold.
-func (b *Backend) ReadOutput(ctx context.Context, out predictor.Output, fn func(predictor.Prediction) error) (int64, error) {
+// ListOutput lists out.Dir's tables_N.csv files (in N order) and its
+// errors_N.csv files.
+func (b *Backend) ListOutput(ctx context.Context, out predictor.Output) (predictor.OutputFiles, error) {
+	files, err := tabular.List(ctx, b.cfg.Storage, out, tablesPrefix)
+	if err != nil {
+		return files, fmt.Errorf("automl: %w", err)
+	}
+	return files, nil
+}
+
+// OpenOutput opens one tables_N.csv file of out; the target is out.Target,
+// else Config.Target, else read from the prediction columns.
+func (b *Backend) OpenOutput(ctx context.Context, out predictor.Output, file string) (predictor.OutputReader, error) {
 	if out.Target == "" {
 		out.Target = b.cfg.Target
 	}
-	n, err := tabular.Read(ctx, b.cfg.Storage, out, tablesPrefix, fn)
+	r, err := tabular.Open(ctx, b.cfg.Storage, out, file)
+	if err != nil {
+		return nil, fmt.Errorf("automl: %w", err)
+	}
+	return r, nil
+}
+
+// CountErrors counts the rows of an errors_N.csv file.
+func (b *Backend) CountErrors(ctx context.Context, file string) (int64, error) {
+	n, err := tabular.CountRows(ctx, b.cfg.Storage, file)
 	if err != nil {
 		return 0, fmt.Errorf("automl: %w", err)
 	}
@@ -31,7 +50,7 @@ func (b *Backend) ReadOutput(ctx context.Context, out predictor.Output, fn func(
 
 // WriteOutput writes online predictions as out.Dir/tables_<part>.csv (rows
 // plus one score column per class, classes sorted), the layout of a batch
-// job, so ReadOutput reads both. The target is out.Target, else
+// job, so OpenOutput reads both. The target is out.Target, else
 // Config.Target, else the target of the model Predict last used.
 func (b *Backend) WriteOutput(ctx context.Context, out predictor.Output, part int, rows [][]string, preds []predictor.Prediction) error {
 	target := out.Target

@@ -109,7 +109,8 @@ func tablesRow(features []*automlpb.ColumnSpec, cols []int, rec []string) *autom
 	return &automlpb.Row{Values: vals}
 }
 
-// predictRow makes one Predict call and reads its Tables annotations.
+// predictRow makes one Predict call and reads its Tables annotations
+// (readAnnotations).
 func (b *Backend) predictRow(ctx context.Context, model string, t *tablesModel, row *automlpb.Row) (predictor.Prediction, error) {
 	resp, err := b.pred.Predict(ctx, &automlpb.PredictRequest{
 		Name:    model,
@@ -121,8 +122,26 @@ func (b *Backend) predictRow(ctx context.Context, model string, t *tablesModel, 
 	if err != nil {
 		return predictor.Prediction{}, err
 	}
+	return readAnnotations(resp.GetPayload(), t.target.GetDataType().GetTypeCode() == automlpb.TypeCode_FLOAT64)
+}
+
+// readAnnotations reads a Predict answer's Tables annotations (fixture
+// automl-tables-online-prediction). A classifier (CATEGORY target) answers a
+// CATEGORY value "with the above confidence score" per class: the label is
+// the value of the highest score. A regression (FLOAT64 target) answers "the
+// predicted (with above prediction_interval) FLOAT64 value", whose score "is
+// not populated": the label is that number, with no scores.
+func readAnnotations(payload []*automlpb.AnnotationPayload, regression bool) (predictor.Prediction, error) {
+	if regression {
+		for _, a := range payload {
+			if v, ok := a.GetTables().GetValue().GetKind().(*structpb.Value_NumberValue); ok {
+				return predictor.Prediction{Label: strconv.FormatFloat(v.NumberValue, 'f', -1, 64)}, nil
+			}
+		}
+		return predictor.Prediction{}, errors.New("response has no Tables annotation with a number value")
+	}
 	p := predictor.Prediction{Scores: map[string]float64{}}
-	for _, a := range resp.GetPayload() {
+	for _, a := range payload {
 		tab := a.GetTables()
 		if tab == nil {
 			continue

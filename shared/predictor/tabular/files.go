@@ -21,15 +21,17 @@ import (
 // ErrorsPrefix names the errors files of both services: errors_1.csv, ...
 const ErrorsPrefix = "errors_"
 
+// file is a numbered output file.
+type file struct {
+	name string
+	n    int
+}
+
 // numbered returns the objects of names directly in prefix named
 // <kind><N>.csv, in the order of N. Vertex AI's how-to page names them
 // predictions_1.csv while its proto comment says predictions_0001.<extension>
 // (fixture vertex-batch-output-files): both read alike.
-func numbered(names []string, prefix, kind string) []string {
-	type file struct {
-		name string
-		n    int
-	}
+func numbered(names []string, prefix, kind string) []file {
 	var files []file
 	for _, name := range names {
 		rest, ok := strings.CutPrefix(name, prefix)
@@ -40,62 +42,120 @@ func numbered(names []string, prefix, kind string) []string {
 		}
 	}
 	slices.SortFunc(files, func(a, b file) int { return cmp.Compare(a.n, b.n) })
-	out := make([]string, len(files))
-	for i, f := range files {
-		out[i] = f.name
-	}
-	return out
+	return files
 }
 
-// Read reads the predictions files <kind><N>.csv directly in out.Dir, in the
-// order of N, calling fn per prediction, and returns how many rows the
-// errors_<N>.csv files hold. It fails when the directory holds neither.
-func Read(ctx context.Context, gcs *storage.Client, out predictor.Output, kind string, fn func(predictor.Prediction) error) (int64, error) {
+// List lists the predictions files <kind><N>.csv directly in out.Dir, in
+// the order of N, and its errors_<N>.csv files. It fails when the directory
+// holds neither. With out.Files set it lists predictions files 1 to
+// out.Files, and fails when one of them is missing.
+func List(ctx context.Context, gcs *storage.Client, out predictor.Output, kind string) (predictor.OutputFiles, error) {
+	var files predictor.OutputFiles
 	bucket, prefix, err := gcsuri.Split(strings.TrimSuffix(out.Dir, "/") + "/")
 	if err != nil {
-		return 0, fmt.Errorf("read predictions: %w", err)
+		return files, fmt.Errorf("list predictions: %w", err)
 	}
 	names, err := gcsuri.List(ctx, gcs.Bucket(bucket), prefix)
 	if err != nil {
-		return 0, fmt.Errorf("read predictions: %w", err)
+		return files, fmt.Errorf("list predictions: %w", err)
 	}
 	preds, errs := numbered(names, prefix, kind), numbered(names, prefix, ErrorsPrefix)
 	if len(preds) == 0 && len(errs) == 0 {
-		return 0, fmt.Errorf("read predictions: no %sN.csv or %sN.csv in %s", kind, ErrorsPrefix, out.Dir)
+		return files, fmt.Errorf("list predictions: no %sN.csv or %sN.csv in %s", kind, ErrorsPrefix, out.Dir)
 	}
-	for _, obj := range preds {
-		var cols *Columns
-		err := eachRecord(ctx, gcs.Bucket(bucket).Object(obj), func(header, rec []string) error {
-			if cols == nil {
-				var err error
-				if cols, err = Parse(header, out.Input, schema.RowKeyColumn, out.Target); err != nil {
-					return err
-				}
+	if out.Files > 0 {
+		var kept []file
+		for _, f := range preds {
+			if f.n <= out.Files {
+				kept = append(kept, f)
 			}
-			if len(rec) != len(header) {
-				return fmt.Errorf("record has %d fields, the header %d", len(rec), len(header))
-			}
-			p, err := cols.Prediction(rec)
-			if err != nil {
-				return err
-			}
-			return fn(p)
-		})
-		if err != nil {
-			return 0, err
 		}
-	}
-	var errorRows int64
-	for _, obj := range errs {
-		err := eachRecord(ctx, gcs.Bucket(bucket).Object(obj), func(_, _ []string) error {
-			errorRows++
-			return nil
-		})
-		if err != nil {
-			return 0, err
+		for i := range out.Files {
+			if i >= len(kept) || kept[i].n != i+1 || len(kept) != out.Files {
+				return files, fmt.Errorf("list predictions: %s does not hold exactly the files %s1.csv to %s%d.csv", out.Dir, kind, kind, out.Files)
+			}
 		}
+		preds = kept
 	}
-	return errorRows, nil
+	for _, f := range preds {
+		files.Predictions = append(files.Predictions, "gs://"+bucket+"/"+f.name)
+	}
+	for _, f := range errs {
+		files.Errors = append(files.Errors, "gs://"+bucket+"/"+f.name)
+	}
+	return files, nil
+}
+
+// Reader reads one predictions file, a row at a time.
+type Reader struct {
+	uri  string
+	body io.Closer
+	csv  *csv.Reader
+	cols *Columns
+	row  predictor.Row
+}
+
+var _ predictor.OutputReader = (*Reader)(nil)
+
+// Open opens the predictions file uri of out and reads its header.
+func Open(ctx context.Context, gcs *storage.Client, out predictor.Output, uri string) (*Reader, error) {
+	bucket, object, err := gcsuri.Split(uri)
+	if err != nil {
+		return nil, fmt.Errorf("open predictions: %w", err)
+	}
+	body, err := gcs.Bucket(bucket).Object(object).NewReader(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", uri, err)
+	}
+	cr := csv.NewReader(body)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		body.Close()
+		return nil, fmt.Errorf("%s: header: %w", uri, err)
+	}
+	cols, err := Parse(header, out.Input, schema.RowKeyColumn, out.Target)
+	if err != nil {
+		body.Close()
+		return nil, fmt.Errorf("%s: %w", uri, err)
+	}
+	return &Reader{uri: uri, body: body, csv: cr, cols: cols, row: predictor.Row{Input: make([]string, len(out.Input))}}, nil
+}
+
+// Classes are the classes of the file's score columns (nil: a regression).
+func (r *Reader) Classes() []string { return r.cols.Classes() }
+
+// Next returns the next row, or io.EOF after the last; the Row is reused.
+func (r *Reader) Next() (*predictor.Row, error) {
+	rec, err := r.csv.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, io.EOF
+	}
+	if err == nil {
+		err = r.cols.Row(rec, &r.row)
+	}
+	if err != nil {
+		line, _ := r.csv.FieldPos(0)
+		return nil, fmt.Errorf("%s line %d: %w", r.uri, line, err)
+	}
+	return &r.row, nil
+}
+
+// Close closes the file.
+func (r *Reader) Close() error { return r.body.Close() }
+
+// CountRows counts the records (after the header) of the CSV object uri.
+func CountRows(ctx context.Context, gcs *storage.Client, uri string) (int64, error) {
+	bucket, object, err := gcsuri.Split(uri)
+	if err != nil {
+		return 0, fmt.Errorf("count rows: %w", err)
+	}
+	var n int64
+	err = eachRecord(ctx, gcs.Bucket(bucket).Object(object), func(_, _ []string) error {
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // eachRecord calls fn with the header and each record of a CSV object,

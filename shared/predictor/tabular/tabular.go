@@ -37,8 +37,10 @@ func ScoreColumn(target, class string) string { return target + "_" + class + sc
 // ValueColumn is the column of a regression model's prediction for target.
 func ValueColumn(target string) string { return predictedPrefix + target }
 
-// Columns locates the prediction in the records of one predictions file.
+// Columns locates the input values and the prediction in the records of
+// one predictions file.
 type Columns struct {
+	input   []int    // each input column's position
 	key     int      // the row key column
 	classes []string // classification: the classes, in header order
 	scores  []int    // classification: each class's score column
@@ -46,8 +48,8 @@ type Columns struct {
 }
 
 // Parse reads the header of a predictions file. input are the columns the
-// prediction job was given, which all come back; key (one of them) is the
-// row key. target is the model's target column, or "" to read it from the
+// prediction job was given, which all come back (a missing one is an
+// error); key (one of them) is the row key. target is the model's target column, or "" to read it from the
 // names of the columns input lacks: predicted_T for a regression, or the
 // longest common "_"-ended prefix of the *_score columns for a
 // classification, which is ambiguous only when every class name shares an
@@ -56,6 +58,13 @@ func Parse(header, input []string, key, target string) (*Columns, error) {
 	c := &Columns{key: slices.Index(header, key), value: -1}
 	if c.key < 0 {
 		return nil, fmt.Errorf("header has no %s column: %q", key, header)
+	}
+	for _, name := range input {
+		i := slices.Index(header, name)
+		if i < 0 {
+			return nil, fmt.Errorf("header has no input column %s: %q", name, header)
+		}
+		c.input = append(c.input, i)
 	}
 	var extra []int // the columns the input lacks: the prediction's
 	for i, h := range header {
@@ -127,6 +136,19 @@ func names(header []string, idx []int) []string {
 // Classes are the classes of a classification model's file, in header
 // order; nil for a regression.
 func (c *Columns) Classes() []string { return c.classes }
+
+// Row fills row with the input values and the prediction of one record.
+func (c *Columns) Row(rec []string, row *predictor.Row) error {
+	if len(row.Input) != len(c.input) {
+		row.Input = make([]string, len(c.input))
+	}
+	for i, j := range c.input {
+		row.Input[i] = rec[j]
+	}
+	p, err := c.Prediction(rec)
+	row.Prediction = p
+	return err
+}
 
 // Prediction reads the prediction of one record: for a classification the
 // top class (the first of equal top scores) with every class's score, for a

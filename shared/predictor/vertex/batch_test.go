@@ -37,8 +37,8 @@ func TestBatchEndToEnd(t *testing.T) {
 		t.Fatalf("output dir %q", st.OutputDir)
 	}
 	got := map[string]predictor.Prediction{}
-	errorRows, err := e.b.ReadOutput(ctx, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p predictor.Prediction) error {
-		got[p.RowKey] = p
+	errorRows, err := predictor.ReadAll(ctx, e.b, predictor.Output{Dir: st.OutputDir, Input: strings.Split(header, ",")}, func(p *predictor.Row) error {
+		got[p.RowKey] = p.Prediction
 		return nil
 	})
 	if err != nil {

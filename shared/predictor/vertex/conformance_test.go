@@ -36,7 +36,7 @@ func csvHeader(t *testing.T, f *conformance.Fixture, file string) []string {
 }
 
 // readFixtureOutput puts the fixture's files in a directory and reads it
-// with ReadOutput, as postprocess does.
+// file by file, as postprocess does.
 func readFixtureOutput(t *testing.T, f *conformance.Fixture, input []string) ([]predictor.Prediction, int64) {
 	t.Helper()
 	e := newEnv(t, vertexemu.Options{})
@@ -46,8 +46,8 @@ func readFixtureOutput(t *testing.T, f *conformance.Fixture, input []string) ([]
 		}
 	}
 	var got []predictor.Prediction
-	n, err := e.b.ReadOutput(context.Background(), predictor.Output{Dir: "gs://data/out/job", Input: input}, func(p predictor.Prediction) error {
-		got = append(got, p)
+	n, err := predictor.ReadAll(context.Background(), e.b, predictor.Output{Dir: "gs://data/out/job", Input: input}, func(p *predictor.Row) error {
+		got = append(got, p.Prediction)
 		return nil
 	})
 	if err != nil {

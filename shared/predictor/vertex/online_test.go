@@ -63,7 +63,7 @@ func TestDeployPredictUndeploy(t *testing.T) {
 		}
 	}
 	if _, err := e.b.Predict(ctx, e.model, hdr, rows[4:]); err == nil || !strings.Contains(err.Error(), `"price"`) {
-		t.Errorf("row without price: %v", err)
+		t.Errorf("row whose price is not a number: %v", err)
 	}
 
 	uop, err := e.b.Undeploy(ctx, e.model)

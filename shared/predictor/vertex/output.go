@@ -14,11 +14,28 @@ import (
 // vertex-batch-output-files).
 const predictionsPrefix = "predictions_"
 
-// ReadOutput reads every predictions_N.csv directly in out.Dir, in the order
-// of N, calling fn per row, and returns how many rows the errors_N.csv
-// files hold.
-func (b *Backend) ReadOutput(ctx context.Context, out predictor.Output, fn func(predictor.Prediction) error) (int64, error) {
-	n, err := tabular.Read(ctx, b.cfg.Storage, out, predictionsPrefix, fn)
+// ListOutput lists the predictions_N.csv files directly in out.Dir, in the
+// order of N, and its errors_N.csv files.
+func (b *Backend) ListOutput(ctx context.Context, out predictor.Output) (predictor.OutputFiles, error) {
+	files, err := tabular.List(ctx, b.cfg.Storage, out, predictionsPrefix)
+	if err != nil {
+		return files, fmt.Errorf("vertex: %w", err)
+	}
+	return files, nil
+}
+
+// OpenOutput opens one predictions file of out.
+func (b *Backend) OpenOutput(ctx context.Context, out predictor.Output, file string) (predictor.OutputReader, error) {
+	r, err := tabular.Open(ctx, b.cfg.Storage, out, file)
+	if err != nil {
+		return nil, fmt.Errorf("vertex: %w", err)
+	}
+	return r, nil
+}
+
+// CountErrors counts the rows of an errors_N.csv file.
+func (b *Backend) CountErrors(ctx context.Context, file string) (int64, error) {
+	n, err := tabular.CountRows(ctx, b.cfg.Storage, file)
 	if err != nil {
 		return 0, fmt.Errorf("vertex: %w", err)
 	}

@@ -28,8 +28,8 @@ func TestWriteOutputReadsBackLikeBatchOutput(t *testing.T) {
 	}
 	e.put(t, "online/run-7/nested/predictions_0001.csv", "not,read\n")
 	var got []predictor.Prediction
-	errorRows, err := e.b.ReadOutput(ctx, predictor.Output{Dir: dir, Input: hdr}, func(p predictor.Prediction) error {
-		got = append(got, p)
+	errorRows, err := predictor.ReadAll(ctx, e.b, predictor.Output{Dir: dir, Input: hdr}, func(p *predictor.Row) error {
+		got = append(got, p.Prediction)
 		return nil
 	})
 	if err != nil || errorRows != 0 {

@@ -76,7 +76,7 @@ func sample() (string, [][]string) {
 		{"2024-01-03", "2", "SKU-2", "grocery", "3.20", "4", "false", "", "3"},
 		{"2024-01-04", "3", "SKU-3", "electronics", "450.00", "1", "false", "x", "4"},
 		{"2024-01-05", "4", "SKU-4", "toys", "12.00", "2", "true", "", "5"},
-		{"2024-01-06", "5", "SKU-5", "home", "", "1", "false", "", "6"},
+		{"2024-01-06", "5", "SKU-5", "home", "cheap", "1", "false", "", "6"}, // price is not a number: no prediction
 	}
 	var sb strings.Builder
 	for _, r := range append([][]string{strings.Split(header, ",")}, rows...) {

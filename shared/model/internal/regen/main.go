@@ -1,5 +1,6 @@
 // Command regen regenerates the demo model's training data (data/train.csv)
-// and the trained model (demo.json). Run it from shared/model, as
+// and the trained model (demo.json), trained by model.Train as
+// `dropcast model train` trains any model. Run it from shared/model, as
 // `go generate` does.
 package main
 
@@ -33,12 +34,12 @@ func run() error {
 	if err := os.WriteFile("data/train.csv", data.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write data/train.csv: %w", err)
 	}
-	m, err := model.Train(bytes.NewReader(data.Bytes()))
+	trained, err := model.Train(bytes.NewReader(data.Bytes()), model.DemoTrainOptions())
 	if err != nil {
 		return err
 	}
 	var out bytes.Buffer
-	if err := m.WriteJSON(&out); err != nil {
+	if err := trained.Model.WriteJSON(&out); err != nil {
 		return err
 	}
 	if err := os.WriteFile("demo.json", out.Bytes(), 0o644); err != nil {
