@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"github.com/dropcast/dropcast/shared/conformance"
 	"github.com/dropcast/dropcast/shared/model"
+	"github.com/dropcast/dropcast/shared/model/modeltest"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -177,7 +178,7 @@ func TestConformanceGcsSourceFullObjectPath(t *testing.T) {
 func TestConformanceTablesBatchInputCSV(t *testing.T) {
 	fx := conformance.Load(t, "automl-tables-batch-input-csv")
 	// A model of the fixture's columns, so that every row is predicted.
-	f := newFixture(t, Options{Models: map[string]model.Predictor{"m1": testModel{target: "returned", classes: []string{"false", "true"}, num: "Id", cat: "First Name"}}})
+	f := newFixture(t, Options{Models: map[string]model.Predictor{"m1": modeltest.Formula{TargetColumn: "returned", ClassNames: []string{"false", "true"}, Num: "Id", Cat: "First Name"}}})
 	ctx := context.Background()
 	names := []string{"first.csv", "second-with-header.csv", "third-without-header.csv"}
 	var uris []string

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/dropcast/dropcast/shared/conformance"
+	"github.com/dropcast/dropcast/shared/model/modeltest"
 )
 
 // runFixtureJob runs a batch job of the demo model (target "returned") on
@@ -147,7 +148,7 @@ func TestConformanceCSVInput(t *testing.T) {
 	f := conformance.Load(t, "vertex-csv-input")
 	// A model of the columns good.csv holds: Vertex AI refuses input that
 	// lacks one (fixture vertex-input-missing-columns).
-	e := modelEnv(t, []string{"demo-returns"}, testModel{target: "returned", classes: []string{"false", "true"}, num: "price", cat: "category"})
+	e := modelEnv(t, []string{"demo-returns"}, modeltest.Formula{TargetColumn: "returned", ClassNames: []string{"false", "true"}, Num: "price", Cat: "category"})
 	good := runFixtureJob(t, e, map[string]string{"gs://in/good/part-1.csv": string(f.MustFile(t, "good.csv"))}, "gs://in/good/part-*")
 	if good.State != aiplatformpb.JobState_JOB_STATE_SUCCEEDED {
 		t.Fatalf("documented input: job %s %v", good.State, good.Error)

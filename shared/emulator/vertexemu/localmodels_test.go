@@ -16,6 +16,7 @@ import (
 
 	"github.com/dropcast/dropcast/shared/conformance"
 	"github.com/dropcast/dropcast/shared/model"
+	"github.com/dropcast/dropcast/shared/model/modeltest"
 )
 
 // modelEnv is an emulator serving the given models, with e.modelRef the
@@ -53,7 +54,7 @@ func deploy(t *testing.T, e *env, id string) string {
 // the input returned as it was and the model's value in predicted_revenue.
 func TestConformanceBatchOutputRegression(t *testing.T) {
 	f := conformance.Load(t, "vertex-batch-output-regression")
-	m := testModel{target: "revenue", num: "quantity", cat: "item_id"}
+	m := modeltest.Formula{TargetColumn: "revenue", Num: "quantity", Cat: "item_id"}
 	e := modelEnv(t, []string{"revenue"}, m)
 	j := runFixtureJob(t, e, map[string]string{"gs://in/clean/part-1.csv": string(f.MustFile(t, "input.csv"))}, "gs://in/clean/part-*")
 	if j.State != aiplatformpb.JobState_JOB_STATE_SUCCEEDED {
@@ -87,7 +88,7 @@ func TestConformanceBatchOutputRegression(t *testing.T) {
 // one <target>_<class>_score column per class, in the model's class order,
 // holding the model's scores.
 func TestBatchOutputMultiClass(t *testing.T) {
-	e := modelEnv(t, []string{"species"}, speciesModel)
+	e := modelEnv(t, []string{"species"}, modeltest.Species)
 	body := `"x","kind","dropcast_row"` + "\n" + `"1.5","ab","2"` + "\n" + `"-3","abcd","3"` + "\n"
 	j := runFixtureJob(t, e, map[string]string{"gs://in/p.csv": body}, "gs://in/p.csv")
 	if j.State != aiplatformpb.JobState_JOB_STATE_SUCCEEDED || j.GetCompletionStats().GetSuccessfulCount() != 2 {
@@ -99,8 +100,8 @@ func TestBatchOutputMultiClass(t *testing.T) {
 		t.Fatalf("header %q, want %q", got[0], want)
 	}
 	for r, in := range []map[string]string{{"x": "1.5", "kind": "ab"}, {"x": "-3", "kind": "abcd"}} {
-		p, _ := speciesModel.Predict(in)
-		for i, class := range speciesModel.Classes() {
+		p, _ := modeltest.Species.Predict(in)
+		for i, class := range modeltest.Species.Classes() {
 			if v, err := strconv.ParseFloat(got[r+1][3+i], 64); err != nil || math.Abs(v-p.Scores[class]) > 1e-12 {
 				t.Errorf("row %d %s score %q, want %v", r+1, class, got[r+1][3+i], p.Scores[class])
 			}
@@ -113,7 +114,7 @@ func TestBatchOutputMultiClass(t *testing.T) {
 // and of a regression model ({value, lower_bound, upper_bound}).
 func TestOnlineMultiClassAndRegression(t *testing.T) {
 	conformance.Load(t, "vertex-online-prediction")
-	e := modelEnv(t, []string{"species", "price"}, speciesModel, priceModel)
+	e := modelEnv(t, []string{"species", "price"}, modeltest.Species, modeltest.Price)
 	ctx := context.Background()
 	row := map[string]string{"x": "0.5", "kind": "abc"}
 	inst := instance(t, map[string]any{"x": "0.5", "kind": "abc", "note": "extra"})
@@ -123,13 +124,13 @@ func TestOnlineMultiClassAndRegression(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := resp.GetPredictions()[0].GetStructValue().AsMap()
-	want, _ := speciesModel.Predict(row)
+	want, _ := modeltest.Species.Predict(row)
 	classes, _ := got["classes"].([]any)
 	scores, _ := got["scores"].([]any)
 	if len(got) != 2 || len(classes) != 3 || len(scores) != 3 {
 		t.Fatalf("prediction %v, want {classes, scores} of three classes", got)
 	}
-	for i, class := range speciesModel.Classes() {
+	for i, class := range modeltest.Species.Classes() {
 		if classes[i] != class || math.Abs(scores[i].(float64)-want.Scores[class]) > 1e-12 {
 			t.Errorf("class %d = %v %v, want %s %v", i, classes[i], scores[i], class, want.Scores[class])
 		}
@@ -140,7 +141,7 @@ func TestOnlineMultiClassAndRegression(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = resp.GetPredictions()[0].GetStructValue().AsMap()
-	wantValue, _ := priceModel.Predict(row)
+	wantValue, _ := modeltest.Price.Predict(row)
 	if len(got) != 3 || got["value"] != wantValue.Value || got["lower_bound"] != wantValue.Value || got["upper_bound"] != wantValue.Value {
 		t.Fatalf("prediction %v, want {value, lower_bound, upper_bound} of %v", got, wantValue.Value)
 	}
@@ -151,11 +152,11 @@ func TestOnlineMultiClassAndRegression(t *testing.T) {
 // INVALID_ARGUMENT naming the column.
 func TestConformanceInputMissingColumns(t *testing.T) {
 	f := conformance.Load(t, "vertex-input-missing-columns")
-	if cols := strings.Join(speciesModel.Columns(), " "); cols != strings.TrimSpace(string(f.MustFile(t, "model.txt"))) {
+	if cols := strings.Join(modeltest.Species.Columns(), " "); cols != strings.TrimSpace(string(f.MustFile(t, "model.txt"))) {
 		t.Fatalf("test model reads %s, the fixture's %s", cols, f.MustFile(t, "model.txt"))
 	}
 	missing := strings.TrimSpace(string(f.MustFile(t, "missing.txt")))
-	e := modelEnv(t, []string{"species"}, speciesModel)
+	e := modelEnv(t, []string{"species"}, modeltest.Species)
 	j := runFixtureJob(t, e, map[string]string{"gs://in/p.csv": string(f.MustFile(t, "input.csv"))}, "gs://in/p.csv")
 	if j.State != aiplatformpb.JobState_JOB_STATE_FAILED || j.GetError().GetCode() != int32(codes.InvalidArgument) ||
 		!strings.Contains(j.GetError().GetMessage(), "missing column(s) "+missing+" ") {
