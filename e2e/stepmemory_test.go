@@ -153,6 +153,12 @@ func BenchmarkStepMemory(b *testing.B) {
 	}
 }
 
+// stepMemoryBudgetEnv, set to a duration (250ms), replaces the budget of a
+// fifth of the reference's preprocess time, to compare memory at a fixed
+// budget: the smaller the budget, the more segments (invocations) each
+// function process serves.
+const stepMemoryBudgetEnv = "DROPCAST_STEP_MEMORY_BUDGET"
+
 // stepMemory runs one file of rows through the pipeline twice — in process
 // without segmenting (the reference), then with processes and a budget of a
 // fifth of the reference's preprocess time, so that preprocess checkpoints
@@ -181,6 +187,11 @@ func stepMemory(b *testing.B, gen, functions string, rows int) map[string]int64 
 
 	pre := refRun.StepState(run.Preprocess)
 	budget := max(10*time.Millisecond, pre.FinishedAt.Sub(pre.StartedAt)/5)
+	if v := os.Getenv(stepMemoryBudgetEnv); v != "" {
+		if budget, err = time.ParseDuration(v); err != nil || budget <= 0 {
+			b.Fatalf("%s=%q: want a positive duration (%v)", stepMemoryBudgetEnv, v, err)
+		}
+	}
 	b.ReportMetric(budget.Seconds(), "budget-s")
 
 	b.StartTimer()
