@@ -73,8 +73,7 @@ func outcomeType(r *run.Run) string {
 //   - the record is ended and marked announced, and the events topic carried
 //     the outcome of its last epoch, with the record's status;
 //   - no outcome names a later epoch, or the last epoch with another status;
-//   - an earlier epoch has at most one kind of outcome: an epoch ends once,
-//     and the outcome of an epoch a rerun cut short is never invented.
+//   - an earlier epoch has at most one kind of outcome: an epoch ends once.
 //
 // Duplicates of one epoch's outcome are allowed (at-least-once).
 func checkAnnouncedForLastEpoch(log *eventLog, final *run.Run) error {
@@ -132,10 +131,11 @@ func interventions(ctx context.Context, s *localstack.Stack, ch localstack.Chaos
 				})
 			}
 			after, err := rerunOnce(ctx, s, target, ch.RerunFromLoad, true)
-			if err != nil {
-				note("rerun of %s: %v", target, err)
-			} else {
-				note("rerun of %s: epoch %d from %s", target, after.Epoch, after.Step)
+			switch {
+			case after == nil:
+				note("rerun of %s refused: %v", target, err)
+			default:
+				note("rerun of %s: epoch %d from %s (%v)", target, after.Epoch, after.Step, err)
 			}
 			wg.Wait()
 		}
@@ -194,31 +194,29 @@ func backfillOnce(ctx context.Context, s *localstack.Stack, object string) (stri
 	return action, err
 }
 
-// lateAnnouncement makes run id's outcome publication fail, reads the ended
-// and unannounced record (as a sweep that started then would), reruns the
-// run, and announces the record read. The new epoch must keep its active
-// mark and stay unannounced. It returns what happened, and a problem or "".
+// lateAnnouncement makes every publication of run events fail until run
+// id has ended, unannounced, and a rerun has recorded its next epoch; then
+// publications succeed again and the record read at the end is announced,
+// as a sweep that read it before the rerun would. The new epoch must keep
+// its active mark and stay unannounced. It returns what happened, and a
+// problem or "".
 func lateAnnouncement(ctx context.Context, s *localstack.Stack, id string) (note, problem string) {
-	armed := false
+	s.PubSub.FailPublishes(localstack.EventsTopic, 1<<30, codes.NotFound)
+	defer s.PubSub.FailPublishes(localstack.EventsTopic, 0, codes.OK)
 	var stale *run.Run
 	for stale == nil {
-		r, err := s.App.Runs.Get(ctx, id)
-		switch {
-		case err != nil:
-		case r.Terminal():
+		if r, err := s.App.Runs.Get(ctx, id); err == nil && r.Terminal() {
 			stale = r
-		case r.Step == run.Postprocess && !armed:
-			// The last step's event, then the run's outcome, fail.
-			s.PubSub.FailPublishes(localstack.EventsTopic, 2, codes.NotFound)
-			armed = true
-		}
-		if stale == nil && !sleepCtx(ctx, 10*time.Millisecond) {
+		} else if !sleepCtx(ctx, 10*time.Millisecond) {
 			return "the run never ended", ""
 		}
 	}
+	// An error with a record: the epoch is recorded, its first task not
+	// enqueued (the sweep re-drives it).
 	after, err := s.App.Kernel.Rerun(ctx, s.App.Clients.Storage, stale, "", false)
-	if err != nil {
-		return "rerun refused: " + err.Error(), ""
+	s.PubSub.FailPublishes(localstack.EventsTopic, 0, codes.OK)
+	if after == nil {
+		return fmt.Sprintf("rerun refused: %v", err), ""
 	}
 	announced, err := s.Apps["sweep"].Kernel.AnnounceMissing(ctx, stale)
 	if err != nil {
@@ -402,7 +400,9 @@ func startSpecChangeSweeps(ctx context.Context, s *localstack.Stack, ch localsta
 			return
 		}
 		if err := specChange(ctx, s, ch.SpecChange); err != nil {
-			c.problems = append(c.problems, err.Error())
+			if ctx.Err() == nil { // not the scenario ending first
+				c.problems = append(c.problems, err.Error())
+			}
 			return
 		}
 		for sleepCtx(ctx, grace) {

@@ -125,7 +125,13 @@ func chaosScenario(t *testing.T, ch localstack.Chaos, f chaosFile, next *chaosFi
 	evs := &eventLog{}
 	s := mustStack(t, localstack.Options{Chaos: &ch, Configure: hook.configure, OnEvent: evs.add})
 	ch.Arm(s)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	// Three minutes for each epoch the scenario runs: a rerun of a large
+	// file under a 2 ms budget takes as long as its first epoch.
+	epochs := 1 + ch.Reruns
+	if ch.LateAnnouncement {
+		epochs++
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(epochs)*3*time.Minute)
 	defer cancel()
 	if ch.SpecChange != "" {
 		if err := warmSpecs(ctx, s); err != nil {
@@ -166,7 +172,12 @@ func chaosScenario(t *testing.T, ch localstack.Chaos, f chaosFile, next *chaosFi
 	runs := make([]*run.Run, len(ids))
 	for i, id := range ids {
 		if runs[i], err = s.Wait(ctx, id, nil); err != nil {
-			t.Fatalf("run %s never ended: %v\n%s", id, err, replay)
+			state := "no record"
+			if r, gerr := s.App.Runs.Get(context.Background(), id); gerr == nil {
+				b, _ := json.Marshal(r)
+				state = string(b)
+			}
+			t.Fatalf("run %s never ended: %v; record: %s; %d tasks pending\n%s", id, err, state, s.Tasks.Pending(localstack.QueueID), replay)
 		}
 	}
 	sweepFailed := sweeps.stop()
@@ -193,7 +204,7 @@ func chaosScenario(t *testing.T, ch localstack.Chaos, f chaosFile, next *chaosFi
 	// The sweeps never fail a run whose task waits in the queue.
 	for _, failed := range sweepFailed {
 		if slices.Contains(ids, failed) {
-			t.Errorf("a sweep failed run %s during a queue backlog\n%s", failed, replay)
+			t.Errorf("a sweep failed run %s as stalled\n%s", failed, replay)
 		}
 	}
 
@@ -316,7 +327,10 @@ func awaitOutcomePosted(h *hookReceiver, r *run.Run, within time.Duration) bool 
 }
 
 // chaosSweeps calls the sweep, as Cloud Scheduler would, in a scenario with
-// a queue backlog: every half grace while the backlog lasts, then every grace.
+// a queue backlog: every half grace while the backlog lasts, then every
+// grace; in a scenario with reruns or a late announcement, every four
+// graces (a rerun whose first task was not enqueued is the sweep's to
+// re-drive).
 type chaosSweeps struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -326,7 +340,7 @@ type chaosSweeps struct {
 func startChaosSweeps(ctx context.Context, s *localstack.Stack, ch localstack.Chaos) *chaosSweeps {
 	ctx, cancel := context.WithCancel(ctx)
 	c := &chaosSweeps{cancel: cancel, done: make(chan struct{})}
-	if ch.BacklogGraces == 0 {
+	if ch.BacklogGraces == 0 && ch.Reruns == 0 && !ch.LateAnnouncement {
 		close(c.done)
 		return c
 	}
@@ -353,6 +367,12 @@ func startChaosSweeps(ctx context.Context, s *localstack.Stack, ch localstack.Ch
 	}
 	go func() {
 		defer close(c.done)
+		if ch.BacklogGraces == 0 {
+			for wait(4 * grace) {
+				sweepOnce()
+			}
+			return
+		}
 		if !wait(ch.BacklogAfter) {
 			return
 		}

@@ -89,11 +89,10 @@ type Chaos struct {
 	// for the file (ingest.Backfill): it skips a running run and reruns an
 	// ended one, unless the other rerun came first.
 	Backfill bool
-	// LateAnnouncement makes the publication of the newest run's outcome
-	// fail (armed when its last step starts); the scenario reads the ended,
-	// unannounced record, reruns the run, and only then announces the record
-	// it read, as a sweep that read it before the rerun would
-	// (Kernel.AnnounceMissing). The new epoch must stay marked active and
+	// LateAnnouncement makes the publications of run events fail until the
+	// newest run has ended, unannounced, and been rerun; then the scenario
+	// announces the record it read at the end, as a sweep that read it
+	// before the rerun would (Kernel.AnnounceMissing). The new epoch must stay marked active and
 	// unannounced until it ends. Never with FailPrediction.
 	LateAnnouncement bool
 	// SpecChange edits the specs in the state bucket SpecChangeAfter the
