@@ -48,6 +48,30 @@ locals {
   # refuses any other value. CPU follows memory: a larger tier makes a step
   # faster, not safer. export, trigger, sweep and status are not measured by
   # the benchmark and keep their earlier settings.
+  # The Go runtime's soft memory limit for each memory tier: 90% of it, the
+  # rest left to what the limit does not count (the binary's mappings, the
+  # OS's buffers). "The GOMEMLIMIT variable sets a soft memory limit for the
+  # runtime. This memory limit includes the Go heap and all other memory
+  # managed by the runtime ... GOMEMLIMIT is a numeric value in bytes with an
+  # optional unit suffix. The supported suffixes include B, KiB, MiB, GiB,
+  # and TiB" (https://pkg.go.dev/runtime, Environment Variables); "the runtime
+  # will try to maintain this memory limit by limiting the size of the heap,
+  # and by returning memory to the underlying platform more aggressively"
+  # (https://github.com/golang/go/issues/48409). Without it the heap may grow
+  # to twice what is live (GOGC=100) whatever the instance's memory, so an
+  # instance can be killed with garbage it could have collected.
+  go_memory_limit = {
+    "128Mi" = "115MiB"
+    "256Mi" = "230MiB"
+    "512Mi" = "460MiB"
+    "1Gi"   = "921MiB"
+    "2Gi"   = "1843MiB"
+    "4Gi"   = "3686MiB"
+    "8Gi"   = "7373MiB"
+    "16Gi"  = "14746MiB"
+    "32Gi"  = "29491MiB"
+  }
+
   functions = {
     ingest = {
       description = "Starts a run when a CSV is uploaded to the inbox bucket."
@@ -265,6 +289,7 @@ module "function" {
   max_instances   = var.max_instances
   environment = merge(local.function_env, {
     DROPCAST_STEP_TIMEOUT = "${local.function_timeouts[each.key]}s"
+    GOMEMLIMIT            = local.go_memory_limit[each.value.memory]
   })
   secret_environment = lookup(local.function_secrets, each.key, {})
   event_trigger      = each.value.trigger

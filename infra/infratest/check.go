@@ -406,6 +406,44 @@ func intOf(v cty.Value) int {
 // (https://cloud.google.com/functions/docs/configuring/memory).
 var MemoryTiers = []string{"128Mi", "256Mi", "512Mi", "1Gi", "2Gi", "4Gi", "8Gi", "16Gi", "32Gi"}
 
+// goMemoryLimit is what is wrong with limit as the Go runtime's soft memory
+// limit of a function given memory (a MemoryTiers value), "" if nothing:
+// it must be set, in the runtime's syntax ("a numeric value in bytes with an
+// optional unit suffix. The supported suffixes include B, KiB, MiB, GiB, and
+// TiB", https://pkg.go.dev/runtime), and between 80% and 95% of the memory,
+// so that the runtime collects before the instance is killed and something
+// is left for what the limit does not count.
+func goMemoryLimit(limit, memory string) string {
+	if limit == "" {
+		return "is not set: set it to 90% of the function's memory (local.go_memory_limit)"
+	}
+	units := []struct {
+		suffix string
+		bytes  int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}, {"", 1}}
+	var n int64 = -1
+	for _, u := range units {
+		if digits, ok := strings.CutSuffix(limit, u.suffix); ok {
+			v, err := strconv.ParseInt(digits, 10, 64)
+			if err != nil || v <= 0 {
+				return "is not a number of bytes with a B, KiB, MiB, GiB or TiB suffix"
+			}
+			n = v * u.bytes
+			break
+		}
+	}
+	size, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSuffix(memory, "Mi"), "Gi"), 10, 64)
+	if strings.HasSuffix(memory, "Gi") {
+		size <<= 30
+	} else {
+		size <<= 20
+	}
+	if n < size*80/100 || n > size*95/100 {
+		return fmt.Sprintf("is %.0f%% of the function's memory %s, want 80-95%%", 100*float64(n)/float64(size), memory)
+	}
+	return ""
+}
+
 func (c *checker) checkFunctions() {
 	for _, name := range sortedKeys(c.facts.Functions) {
 		f := c.facts.Functions[name]
@@ -433,8 +471,11 @@ func (c *checker) checkFunctions() {
 		if !hasTrigger && (d.Timeout < 1 || d.Timeout > 3600) {
 			c.add("functions", "%s: HTTP timeout %d s is outside 1..3600", name, d.Timeout)
 		}
-		if m, _ := str(d.Attrs.Attrs["memory"]); !slices.Contains(MemoryTiers, m) {
+		m, _ := str(d.Attrs.Attrs["memory"])
+		if !slices.Contains(MemoryTiers, m) {
 			c.add("functions", "%s: memory %q is not a Cloud Run functions memory tier %v", name, m, MemoryTiers)
+		} else if why := goMemoryLimit(d.Env["GOMEMLIMIT"], m); why != "" {
+			c.add("functions", "%s: GOMEMLIMIT %q %s", name, d.Env["GOMEMLIMIT"], why)
 		}
 		if v := c.facts.GoVersion; v != "" {
 			parts := strings.Split(v, ".")
@@ -498,6 +539,9 @@ func (c *checker) checkEnv() {
 			}
 		}
 		for _, k := range sortedKeys(d.Env) {
+			if k == "GOMEMLIMIT" {
+				continue // the Go runtime's, checked with the memory
+			}
 			cv, known := c.facts.Vars[k]
 			switch {
 			case !known:

@@ -183,6 +183,12 @@ func TestCheckBites(t *testing.T) {
 		{"memory not a documented tier", func(t *testing.T, root string) {
 			edit(t, root, "infra/main.tf", `(?s)(\n    load = \{.*?memory\s*=\s*)"[0-9]+(Mi|Gi)"`, `${1}"300Mi"`)
 		}, []string{`functions: load: memory "300Mi" is not a Cloud Run functions memory tier`}},
+		{"Go memory limit above the instance's headroom", func(t *testing.T, root string) {
+			edit(t, root, "infra/main.tf", `"256Mi" = "230MiB"`, `"256Mi" = "250MiB"`)
+		}, []string{`functions: load: GOMEMLIMIT "250MiB" is 98% of the function's memory 256Mi, want 80-95%`}},
+		{"Go memory limit not set", func(t *testing.T, root string) {
+			edit(t, root, "infra/main.tf", `\n\s*GOMEMLIMIT\s*=[^\n]*`, "")
+		}, []string{`functions: load: GOMEMLIMIT "" is not set`}},
 		{"function without code", func(t *testing.T, root string) {
 			if err := os.RemoveAll(filepath.Join(root, "functions", "load")); err != nil {
 				t.Fatal(err)
