@@ -98,3 +98,40 @@ func TestSweepFindsRunsUnderAnyPipeline(t *testing.T) {
 		t.Fatalf("started %v, want %v only (%s has a run under pipeline retired)", rep.Started, want, old.Object)
 	}
 }
+
+// A step budget far below what one sweep takes (dropcast local --budget
+// 2ms, the chaos scenarios' tiny budgets) must not stop the sweep before it
+// reaches a single run: a run whose first task was never enqueued is
+// re-driven all the same.
+func TestSweepWithATinyStepBudgetStillRedrives(t *testing.T) {
+	const noTask = "incoming/20260427-120000.csv"
+	s, err := localstack.Start(context.Background(), localstack.Options{
+		Latency:   20 * time.Millisecond,
+		LoseEvent: func(o string) bool { return o == noTask },
+		Configure: func(c *config.Config) {
+			c.StepTimeout, c.DispatchDeadline, c.SafetyMargin = 502*time.Millisecond, 15*time.Second, 500*time.Millisecond
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	src := putInbox(t, s, noTask)
+	lost := run.New(run.ID("purchases", src), "purchases", src, "20260427", run.Plan, time.Now())
+	if err := s.App.Runs.MarkActive(ctx, lost.ID, lost.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.App.Runs.Create(ctx, lost); err != nil {
+		t.Fatal(err)
+	}
+	sw := sweep.New(s.Apps["sweep"])
+	time.Sleep(2 * sw.Grace)
+	rep, err := sw.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(rep.Redriven, lost.ID) {
+		t.Fatalf("sweep with a %v step budget: %+v; want %s re-driven", s.Apps["sweep"].Config.Budget(), rep, lost.ID)
+	}
+}

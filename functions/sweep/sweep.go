@@ -40,6 +40,13 @@ type Sweeper struct {
 	UndeployGrace time.Duration
 }
 
+// MinBudget is the least time one sweep gets, whatever the steps' budget:
+// listing the active runs and the inbox alone takes longer than a tiny step
+// budget (`dropcast local --budget 2ms`, the chaos scenarios), and a sweep
+// that stops before its first run would never re-drive one. Deployed, the
+// budget is the function's timeout (minutes), far above it.
+const MinBudget = 10 * time.Second
+
 // New returns the sweeper.
 func New(a *app.App) *Sweeper {
 	c := a.Config
@@ -47,7 +54,7 @@ func New(a *app.App) *Sweeper {
 		app:           a,
 		Grace:         c.Budget() + c.SafetyMargin + 2*c.PollInterval,
 		Lookback:      c.SweepLookback,
-		Budget:        c.Budget(),
+		Budget:        max(c.Budget(), MinBudget),
 		UndeployGrace: c.UndeployGrace,
 	}
 }
