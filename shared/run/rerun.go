@@ -55,6 +55,11 @@ func (s *Store) Rerun(ctx context.Context, gcs *storage.Client, r *Run, from str
 		return nil, err
 	}
 	after, err := s.Update(ctx, r.ID, func(cur *Run) error {
+		if ownRestart(cur, r.Epoch+1, from, now) {
+			// Our write landed and its answer was lost: the retry found
+			// the record we wrote.
+			return errOwnWrite
+		}
 		if cur.Epoch != r.Epoch {
 			return fmt.Errorf("epoch %d started meanwhile; not rerunning again", cur.Epoch)
 		}
@@ -78,10 +83,25 @@ func (s *Store) Rerun(ctx context.Context, gcs *storage.Client, r *Run, from str
 			return nil, errors.Join(err, cerr)
 		}
 	}
+	if errors.Is(err, errOwnWrite) {
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	return after, nil
+}
+
+// errOwnWrite ends an Update that finds the record its own earlier write
+// (whose answer was lost) already made.
+var errOwnWrite = errors.New("the record is already this rerun's")
+
+// ownRestart reports whether cur is the record Restart(r, from, now) made
+// as epoch: the epoch, untouched since (still at from's first segment, with
+// the rerun's own time to the nanosecond, which another rerun does not
+// share).
+func ownRestart(cur *Run, epoch int, from string, now time.Time) bool {
+	return cur.Epoch == epoch && cur.Status == Running && cur.Step == from && cur.Segment == 0 && cur.UpdatedAt.Equal(now)
 }
 
 // restartable says why r cannot restart at step from, if it cannot: from

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 )
 
@@ -59,5 +61,54 @@ func TestRefusedRerunLeavesNoActiveMark(t *testing.T) {
 	}
 	if cur, err := s.Get(ctx, r.ID); err != nil || cur.Epoch != 2 || cur.Status != Succeeded {
 		t.Fatalf("record after the refusal: %+v %v", cur, err)
+	}
+}
+
+// A rerun whose record write lands but whose answer is lost finds, on its
+// retry, the record it wrote itself: that is its own epoch, not another
+// rerun's, and it returns it (so the caller enqueues the first task) instead
+// of refusing.
+func TestRerunWhoseRecordReplyIsLostReturnsItsOwnEpoch(t *testing.T) {
+	ctx := context.Background()
+	srv, err := gcsemu.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.CreateBucket("state")
+	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	gcs, err := gcsemu.NewClient(ctx, proxy.URL()+"/storage/v1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(gcs, "state")
+	src := Source{Bucket: "inbox", Object: "incoming/20260426-120000.csv", Generation: 1}
+	r := New(ID("p", src), "p", src, "20260426", Plan, time.Now())
+	if err := s.MarkActive(ctx, r.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	ended := end(t, s, r.ID)
+	// The next epoch's mark is already there, so the rerun's first write
+	// is its record's: that one lands and its answer is lost.
+	if err := s.MarkActive(ctx, r.ID, 2); err != nil {
+		t.Fatal(err)
+	}
+	proxy.LoseNextWrites(1)
+	after, err := s.Rerun(ctx, gcs, ended, "", false, time.Now())
+	if err != nil {
+		t.Fatalf("rerun with its record's reply lost: %v, want its own epoch 2", err)
+	}
+	if after.Epoch != 2 || after.Status != Running {
+		t.Fatalf("rerun returned %+v, want epoch 2 running", after)
+	}
+	if st := proxy.Stats(); st.LostResponses == 0 {
+		t.Fatalf("no reply was lost: %+v", st)
 	}
 }
