@@ -13,7 +13,7 @@ import (
 	"github.com/dropcast/dropcast/shared/app"
 	"github.com/dropcast/dropcast/shared/config"
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/platform"
 	"github.com/dropcast/dropcast/shared/spec"
@@ -23,22 +23,7 @@ import (
 // proxy, posting to hook.
 func notifyApp(t *testing.T, hook string) (*app.App, *faultproxy.Proxy) {
 	t.Helper()
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("state")
-	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	gcs, err := gcsemu.NewClient(context.Background(), proxy.URL()+"/storage/v1/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { gcs.Close() })
+	gcs, proxy := gcsemutest.StartBehindProxy(t, faultproxy.Faults{}, "state")
 	a := &app.App{
 		Config:  config.Config{StateBucket: "state", WebhookURL: hook},
 		Clients: &platform.Clients{Storage: gcs},

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/events"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/taskq"
@@ -73,21 +73,7 @@ func TestCrashesLoseNothing(t *testing.T) {
 // A commit whose write lands but whose answer is lost is recognised as this
 // invocation's own: the next task is enqueued and the run moves on.
 func TestCommitWithLostAnswerIsFinished(t *testing.T) {
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("state")
-	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	gcs, err := gcsemu.NewClient(context.Background(), proxy.URL()+"/storage/v1/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gcs, proxy := gcsemutest.StartBehindProxy(t, faultproxy.Faults{}, "state")
 	f := newFixture(t)
 	f.store = run.NewStore(gcs, "state")
 	f.k.store = f.store
@@ -170,21 +156,7 @@ func TestLostAnnouncementIsMadeByTheRedelivery(t *testing.T) {
 // the client retries, with backoff: once Start returns, it is gone, and the
 // run record is untouched.
 func TestLateDuplicateEventWithLostMarkerRepliesLeavesNoMark(t *testing.T) {
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("state")
-	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	gcs, err := gcsemu.NewClient(context.Background(), proxy.URL()+"/storage/v1/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gcs, proxy := gcsemutest.StartBehindProxy(t, faultproxy.Faults{}, "state")
 	f := newFixture(t)
 	f.store = run.NewStore(gcs, "state")
 	f.k.store = f.store

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/dropcast/dropcast/shared/emulator/faultproxy"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
 	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 )
 
@@ -70,21 +69,7 @@ func TestRefusedRerunLeavesNoActiveMark(t *testing.T) {
 // of refusing.
 func TestRerunWhoseRecordReplyIsLostReturnsItsOwnEpoch(t *testing.T) {
 	ctx := context.Background()
-	srv, err := gcsemu.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	srv.CreateBucket("state")
-	proxy, err := faultproxy.Start(srv.URL(), faultproxy.Faults{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
-	gcs, err := gcsemu.NewClient(ctx, proxy.URL()+"/storage/v1/")
-	if err != nil {
-		t.Fatal(err)
-	}
+	gcs, proxy := gcsemutest.StartBehindProxy(t, faultproxy.Faults{}, "state")
 	s := NewStore(gcs, "state")
 	src := Source{Bucket: "inbox", Object: "incoming/20260426-120000.csv", Generation: 1}
 	r := New(ID("p", src), "p", src, "20260426", Plan, time.Now())
