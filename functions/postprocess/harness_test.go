@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,17 +22,12 @@ import (
 	"github.com/dropcast/dropcast/functions/postprocess"
 	"github.com/dropcast/dropcast/shared/app"
 	"github.com/dropcast/dropcast/shared/config"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu"
+	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/kernel"
 	"github.com/dropcast/dropcast/shared/run"
 	"github.com/dropcast/dropcast/shared/sample"
 	"github.com/dropcast/dropcast/shared/taskq"
 )
-
-// childEnv makes the test binary serve the Cloud Storage emulator instead of
-// running tests: the harness keeps the emulator's objects out of the heap it
-// measures by running it in a process of its own.
-const childEnv = "DROPCAST_POSTPROCESS_TEST_GCS"
 
 // Buckets of the harness.
 const (
@@ -42,27 +36,12 @@ const (
 	resultsBucket = "results"
 )
 
+// TestMain serves the Cloud Storage emulator when the harness starts the
+// test binary as its emulator process (gcsemutest.StartProcess): the
+// emulator's objects stay out of the heap the tests measure.
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) == "1" {
-		serveStorage()
-		return
-	}
+	gcsemutest.ServeIfChild()
 	os.Exit(m.Run())
-}
-
-// serveStorage runs the emulator until stdin closes, printing its endpoint.
-func serveStorage() {
-	srv, err := gcsemu.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	defer srv.Close()
-	for _, b := range []string{stateBucket, workBucket, resultsBucket} {
-		srv.CreateBucket(b)
-	}
-	fmt.Println(srv.Endpoint())
-	io.Copy(io.Discard, os.Stdin)
 }
 
 // harness runs the postprocess step alone, as its own Cloud Run function
@@ -82,28 +61,7 @@ func (nopQueue) Enqueue(context.Context, taskq.Task, time.Time) error { return n
 func newHarness(tb testing.TB, spec []byte, budget time.Duration) *harness {
 	tb.Helper()
 	ctx := context.Background()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	endpoint, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		tb.Fatalf("storage emulator process: %v", err)
-	}
+	endpoint := gcsemutest.StartProcess(tb, stateBucket, workBucket, resultsBucket)
 
 	c := config.Default()
 	c.Project, c.Region = "dropcast-local", "us-central1"
@@ -111,7 +69,7 @@ func newHarness(tb testing.TB, spec []byte, budget time.Duration) *harness {
 	c.Specs = "gs://" + stateBucket + "/specs/"
 	c.TasksQueue = "projects/dropcast-local/locations/us-central1/queues/q"
 	c.StepBaseURL = "http://127.0.0.1:1"
-	c.StorageEndpoint = strings.TrimSpace(endpoint)
+	c.StorageEndpoint = endpoint
 	// Never called by postprocess without a results table: unreachable.
 	c.TasksEndpoint, c.BigQueryEndpoint, c.PubSubEndpoint = "127.0.0.1:1", "http://127.0.0.1:1/bigquery/v2/", "127.0.0.1:1"
 	c.VertexEndpoint, c.AutoMLEndpoint = "127.0.0.1:1", "127.0.0.1:1"
