@@ -124,6 +124,19 @@ func startFake(t *testing.T, f *fake) *Backend {
 	if f.worksOn == nil {
 		f.worksOn = map[string]string{}
 	}
+	return serve(t, f, func(srv *grpc.Server) { longrunningpb.RegisterOperationsServer(srv, f) })
+}
+
+// automlServer is what a fake of the AutoML service answers.
+type automlServer interface {
+	automlpb.AutoMlServer
+	automlpb.PredictionServiceServer
+}
+
+// serve serves f (and what more registers) and returns a backend talking
+// to it, with a Cloud Storage emulator holding bucket "b".
+func serve(t *testing.T, f automlServer, more func(*grpc.Server)) *Backend {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +144,9 @@ func startFake(t *testing.T, f *fake) *Backend {
 	srv := grpc.NewServer()
 	automlpb.RegisterAutoMlServer(srv, f)
 	automlpb.RegisterPredictionServiceServer(srv, f)
-	longrunningpb.RegisterOperationsServer(srv, f)
+	if more != nil {
+		more(srv)
+	}
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 	b, err := New(context.Background(), Config{Storage: gcsemutest.Start(t, "b")}, option.WithEndpoint(lis.Addr().String()),

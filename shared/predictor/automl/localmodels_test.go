@@ -4,19 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"strconv"
 	"strings"
 	"testing"
 
 	"cloud.google.com/go/automl/apiv1beta1/automlpb"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dropcast/dropcast/shared/conformance"
-	"github.com/dropcast/dropcast/shared/emulator/gcsemu/gcsemutest"
 	"github.com/dropcast/dropcast/shared/predictor"
 )
 
@@ -43,21 +38,7 @@ func (f *onlineFake) Predict(context.Context, *automlpb.PredictRequest) (*automl
 // predictWith runs the backend's online Predict of one row against f.
 func predictWith(t *testing.T, f *onlineFake) predictor.Prediction {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	automlpb.RegisterAutoMlServer(srv, f)
-	automlpb.RegisterPredictionServiceServer(srv, f)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	b, err := New(context.Background(), Config{Storage: gcsemutest.Start(t, "b")}, option.WithEndpoint(lis.Addr().String()),
-		option.WithoutAuthentication(), option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := serve(t, f, nil)
 	preds, err := b.Predict(context.Background(), "projects/p/locations/us-central1/models/m", []string{"x", "dropcast_row"}, [][]string{{"1.5", "7"}})
 	if err != nil {
 		t.Fatal(err)
