@@ -39,6 +39,22 @@ func putInbox(t *testing.T, s *localstack.Stack, name string) run.Source {
 	return run.Source{Bucket: localstack.InboxBucket, Object: name, Generation: w.Attrs().Generation}
 }
 
+// lostRun records a run of inbox object name, marked active, whose first
+// task was never enqueued (Start died in between).
+func lostRun(t *testing.T, s *localstack.Stack, name string) *run.Run {
+	t.Helper()
+	ctx := t.Context()
+	src := putInbox(t, s, name)
+	r := run.New(run.ID("purchases", src), "purchases", src, "20260427", run.Plan, time.Now())
+	if err := s.App.Runs.MarkActive(ctx, r.ID, r.Epoch); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.App.Runs.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // A run whose task waits in the queue is not stalled, however long it
 // waits; a run whose task is not in the queue is.
 func TestSweepLeavesRunsWaitingInTheQueue(t *testing.T) {
@@ -50,15 +66,7 @@ func TestSweepLeavesRunsWaitingInTheQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A run whose first task was never enqueued (Start died in between).
-	src := putInbox(t, s, noTask)
-	lost := run.New(run.ID("purchases", src), "purchases", src, "20260427", run.Plan, time.Now())
-	if err := s.App.Runs.MarkActive(ctx, lost.ID, lost.Epoch); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.App.Runs.Create(ctx, lost); err != nil {
-		t.Fatal(err)
-	}
+	lost := lostRun(t, s, noTask)
 	sw := sweep.New(s.Apps["sweep"])
 	sw.Grace = 50 * time.Millisecond
 	var redriven []string
@@ -117,14 +125,7 @@ func TestSweepWithATinyStepBudgetStillRedrives(t *testing.T) {
 	}
 	t.Cleanup(s.Close)
 	ctx := t.Context()
-	src := putInbox(t, s, noTask)
-	lost := run.New(run.ID("purchases", src), "purchases", src, "20260427", run.Plan, time.Now())
-	if err := s.App.Runs.MarkActive(ctx, lost.ID, lost.Epoch); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.App.Runs.Create(ctx, lost); err != nil {
-		t.Fatal(err)
-	}
+	lost := lostRun(t, s, noTask)
 	sw := sweep.New(s.Apps["sweep"])
 	time.Sleep(2 * sw.Grace)
 	rep, err := sw.Sweep(ctx)
